@@ -1,0 +1,40 @@
+"""Cloud configuration, from ``EDGESYNC_*`` environment variables or flags."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from edgesync.logs import LogFormat
+from syncproto import DEFAULT_MAX_BODY_BYTES, MAX_BATCH_CHANGES
+
+
+class CloudSettings(BaseSettings):
+    """Everything the cloud service reads at start."""
+
+    model_config = SettingsConfigDict(env_prefix="EDGESYNC_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///var/cloud.db",
+        description="SQLAlchemy URL: postgresql+asyncpg://… or sqlite+aiosqlite:///…",
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
+    max_batch_changes: int = Field(
+        default=MAX_BATCH_CHANGES, ge=1, le=MAX_BATCH_CHANGES
+    )
+    inbox_retention_days: int = Field(
+        default=90,
+        ge=1,
+        description="How long change ids are remembered: the longest an edge may "
+        "stay offline and still have its resends recognised as duplicates.",
+    )
+    db_pooler: bool = Field(
+        default=False,
+        description="Set when PostgreSQL is reached through a transaction-mode "
+        "pooler (pgbouncer): turns off prepared statement caches.",
+    )
+    migrate_on_start: bool = True
+    log_format: LogFormat = "console"
+    log_level: str = "INFO"

@@ -1,0 +1,40 @@
+"""Edge configuration, from ``EDGESYNC_*`` environment variables or flags."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from edgesync.logs import LogFormat
+from syncproto import MAX_BATCH_CHANGES, EdgeId
+
+
+class EdgeSettings(BaseSettings):
+    """Everything an edge service reads at start."""
+
+    model_config = SettingsConfigDict(env_prefix="EDGESYNC_", extra="ignore")
+
+    edge_id: EdgeId = Field(default="edge-a")
+    database_url: str = Field(
+        default="",
+        description="sqlite+aiosqlite:///path; empty means var/<edge_id>.db",
+    )
+    cloud_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8001, ge=0, le=65535)
+    batch_size: int = Field(default=200, ge=1, le=MAX_BATCH_CHANGES)
+    sync_interval: float = Field(default=5.0, gt=0, description="Seconds between syncs")
+    pull_limit: int = Field(default=500, ge=1, le=1000)
+    backoff_base: float = Field(default=0.5, gt=0)
+    backoff_cap: float = Field(default=10.0, gt=0)
+    request_timeout: float = Field(default=10.0, gt=0)
+    outbox_retention_days: float = Field(default=7, gt=0)
+    rejected_retention_days: float = Field(default=30, gt=0)
+    migrate_on_start: bool = True
+    log_format: LogFormat = "console"
+    log_level: str = "INFO"
+
+    @property
+    def resolved_database_url(self) -> str:
+        """Return the database URL, defaulting to a file named after the edge."""
+        return self.database_url or f"sqlite+aiosqlite:///var/{self.edge_id}.db"
