@@ -1,13 +1,14 @@
-"""Fixtures shared by every test: databases, clocks and identities."""
+"""Fixtures shared by every test: PostgreSQL databases."""
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
-import asyncpg
+import psycopg
 import pytest
+from psycopg import sql
 
 from tests.postgres import postgres_server
 
@@ -28,19 +29,17 @@ def postgres_admin_url() -> Iterator[str]:
 
 
 @pytest.fixture
-async def pg_url(postgres_admin_url: str) -> AsyncIterator[str]:
+def pg_url(postgres_admin_url: str) -> Iterator[str]:
     """A SQLAlchemy asyncpg URL of a new, empty database, dropped afterwards."""
     name = f"edgesync_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(postgres_admin_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
+    with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     base, _, _ = postgres_admin_url.rpartition("/")
     yield base.replace("postgresql://", "postgresql+asyncpg://", 1) + "/" + name
 
-    admin = await asyncpg.connect(postgres_admin_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)
+            )
+        )

@@ -8,7 +8,6 @@ server fails the run: the PostgreSQL tests must never be skipped there.
 
 from __future__ import annotations
 
-import asyncio
 import glob
 import os
 import shutil
@@ -16,18 +15,17 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import asyncpg
+import psycopg
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
-async def _reachable(url: str) -> bool:
+def _reachable(url: str) -> bool:
     try:
-        conn = await asyncpg.connect(url, timeout=3)
-    except (OSError, asyncpg.PostgresError, TimeoutError):
+        with psycopg.connect(url, connect_timeout=3):
+            return True
+    except psycopg.OperationalError:
         return False
-    await conn.close()
-    return True
 
 
 def _pg_ctl() -> str | None:
@@ -43,7 +41,7 @@ def postgres_server() -> Iterator[str | None]:
     """Yield a libpq URL of a reachable server, or ``None`` with none to be had."""
     configured = os.environ.get("EDGESYNC_TEST_PG_URL")
     url = configured or DEFAULT_URL
-    if asyncio.run(_reachable(url)) or configured:
+    if _reachable(url) or configured:
         yield url
         return
     pg_ctl = _pg_ctl()

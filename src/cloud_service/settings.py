@@ -30,6 +30,11 @@ class CloudSettings(BaseSettings):
         description="How long change ids are remembered: the longest an edge may "
         "stay offline and still have its resends recognised as duplicates.",
     )
+    inbox_purge_interval_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="How often inbox entries older than the retention are purged.",
+    )
     db_pooler: bool = Field(
         default=False,
         description="Set when PostgreSQL is reached through a transaction-mode "

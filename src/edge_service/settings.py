@@ -30,6 +30,17 @@ class EdgeSettings(BaseSettings):
     request_timeout: float = Field(default=10.0, gt=0)
     outbox_retention_days: float = Field(default=7, gt=0)
     rejected_retention_days: float = Field(default=30, gt=0)
+    purge_interval: float = Field(
+        default=300.0, gt=0, description="Seconds between outbox purges"
+    )
+    sync_run_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds POST /sync/run waits for a cycle"
+    )
+    max_request_bytes: int = Field(
+        default=1024 * 1024,
+        gt=0,
+        description="Largest API request body; a 64 KiB report escaped as JSON fits",
+    )
     migrate_on_start: bool = True
     log_format: LogFormat = "console"
     log_level: str = "INFO"

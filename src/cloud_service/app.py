@@ -1,0 +1,60 @@
+"""The cloud service's ASGI application."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+from fastapi import FastAPI
+
+from cloud_service.db import create_engine, session_factory
+from cloud_service.requestlog import RequestLogMiddleware
+from cloud_service.retention import purge_periodically
+from cloud_service.routes import conflicts, edges, health, reports, sync
+from cloud_service.settings import CloudSettings
+from edgesync.bodylimit import BodyLimitMiddleware
+from edgesync.migrate import upgrade
+from edgesync.problems import install_problem_handlers
+
+
+def create_app(settings: CloudSettings) -> FastAPI:
+    """Return the cloud application configured by *settings*."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.migrate_on_start:
+            await upgrade("cloud", settings.database_url)
+        engine = create_engine(settings)
+        app.state.engine = engine
+        app.state.sessions = session_factory(engine)
+        app.state.purge_task = asyncio.create_task(
+            purge_periodically(
+                app.state.sessions,
+                timedelta(days=settings.inbox_retention_days),
+                settings.inbox_purge_interval_seconds,
+            )
+        )
+        try:
+            yield
+        finally:
+            app.state.purge_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await app.state.purge_task
+            await engine.dispose()
+
+    app = FastAPI(
+        title="edgesync cloud",
+        summary="Central inbox, feed and conflict store of edgesync.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_problem_handlers(app)
+    for module in (sync, reports, conflicts, edges, health):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # Added last, so outermost: even a 413 from the body limit is logged.
+    app.add_middleware(RequestLogMiddleware)
+
+    return app

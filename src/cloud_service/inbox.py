@@ -1,0 +1,362 @@
+"""
+The inbox: a batch of changes in, one outcome per change out.
+
+A batch is one transaction and is handled set-wise, never with a round trip
+per change: lock the reports, load the inbox entries, the current reports,
+the base versions and the open conflicts of the whole batch in a few queries,
+decide every change in order in memory, then write in bulk.
+
+Correctness under concurrency comes from the database, never from this
+process's memory, because several cloud processes share one PostgreSQL:
+per-report advisory locks (``db.lock_reports``) serialise batches touching
+the same report, so a change sent in two concurrent requests is seen by the
+second as a duplicate; inbox rows go in with ``ON CONFLICT DO NOTHING`` as a
+last guard. Feed seqs are taken last (see ``cloud_service.feed``).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+from pydantic import ValidationError
+from sqlalchemy import select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cloud_service import conflicts, feed
+from cloud_service.db import dialect_insert, lock_reports
+from cloud_service.edges import PushCounts, record_push
+from cloud_service.state import BatchView, ReportState, fields_of
+from cloud_service.tables import inbox_table, reports_table, versions_table
+from cloud_service.versions import apply_change
+from syncproto import (
+    Change,
+    ChangeResult,
+    Outcome,
+    PushBatch,
+    PushResult,
+    VersionKind,
+    clock_key,
+)
+
+log = structlog.get_logger()
+_inbox = inbox_table
+_reports = reports_table
+_versions = versions_table
+_REPORT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_MAX_SEQ = 2**63 - 1
+_MAX_REASON = 1000
+
+
+@dataclass(frozen=True)
+class Item:
+    """One raw change of a batch, parsed as far as it goes."""
+
+    change_id: str
+    key: uuid.UUID | None
+    change: Change | None
+    reason: str | None
+    remember: bool
+    origin_seq: int | None
+    report_id: str | None
+
+
+@dataclass(frozen=True)
+class First:
+    """The first outcome of a change id, returned again for its duplicates."""
+
+    outcome: str
+    reason: str | None
+    conflict_id: uuid.UUID | None
+
+
+async def push(session: AsyncSession, batch: PushBatch, now: datetime) -> PushResult:
+    """Decide and store every change of *batch*; answer in batch order."""
+    items = [parse_item(raw, batch.edge_id) for raw in batch.changes]
+    changes = [item.change for item in items if item.change is not None]
+    await lock_reports(session, [c.report_id for c in changes] + [batch.edge_id])
+    keys = [item.key for item in items if item.key is not None]
+    seqs = [item.origin_seq for item in items if item.origin_seq is not None]
+    run = _Run(
+        edge_id=batch.edge_id,
+        view=await _load_view(session, changes, now),
+        seen=await _load_seen(session, keys),
+        taken=await _load_taken(session, batch.edge_id, seqs),
+    )
+    results = [run.handle(item) for item in items]
+
+    acked = await _save(session, batch.edge_id, run, results)
+    head = await feed.feed_head(session)
+    log.info(
+        "push_received",
+        edge_id=batch.edge_id,
+        batch_size=len(items),
+        outcomes=dict(Counter(r.outcome.value for r in results)),
+        acked_seq=acked,
+    )
+
+    return PushResult(results=results, acked_seq=acked, feed_head=head)
+
+
+class _Run:
+    """The in-memory pass over one batch, in order."""
+
+    def __init__(
+        self,
+        edge_id: str,
+        view: BatchView,
+        seen: dict[uuid.UUID, First],
+        taken: dict[int, uuid.UUID],
+    ) -> None:
+        self.edge_id = edge_id
+        self.view = view
+        self.seen = seen
+        self.taken = taken
+        self.inbox: list[dict[str, Any]] = []
+        self.max_seq = 0
+
+    def handle(self, item: Item) -> ChangeResult:
+        """Return the result for *item*, recording it for the inbox."""
+        first = self.seen.get(item.key) if item.remember and item.key else None
+        if first is not None:
+            return _duplicate(item.change_id, first)
+        result = self._decide(item)
+        if item.remember and item.key is not None:
+            self._remember(item, item.key, result)
+        return result
+
+    def _decide(self, item: Item) -> ChangeResult:
+        if item.change is None:
+            return _rejected(item.change_id, item.reason or "invalid change")
+        owner = self.taken.get(item.change.origin_seq)
+        if owner is not None and owner != item.key:
+            reason = f"origin_seq {item.change.origin_seq} belongs to change {owner}"
+            return _rejected(item.change_id, reason)
+        applied = apply_change(self.view, item.change)
+        return ChangeResult(
+            change_id=item.change_id,
+            outcome=applied.outcome,
+            conflict_id=applied.conflict_id,
+            clock=applied.clock,
+        )
+
+    def _remember(self, item: Item, key: uuid.UUID, result: ChangeResult) -> None:
+        first = First(result.outcome.value, result.reason, result.conflict_id)
+        self.seen[key] = first
+        if item.origin_seq is not None:
+            self.taken.setdefault(item.origin_seq, key)
+            self.max_seq = max(self.max_seq, item.origin_seq)
+        self.inbox.append(
+            {
+                "change_id": key,
+                "origin": self.edge_id,
+                "origin_seq": item.origin_seq,
+                "report_id": item.report_id,
+                "outcome": first.outcome,
+                "reason": first.reason,
+                "conflict_id": first.conflict_id,
+                "received_at": self.view.now,
+            }
+        )
+
+
+def _duplicate(change_id: str, first: First) -> ChangeResult:
+    reason = f"first outcome: {first.outcome}"
+    if first.reason:
+        reason += f" ({first.reason})"
+    return ChangeResult(
+        change_id=change_id,
+        outcome=Outcome.DUPLICATE,
+        reason=reason,
+        conflict_id=first.conflict_id,
+    )
+
+
+def _rejected(change_id: str, reason: str) -> ChangeResult:
+    return ChangeResult(change_id=change_id, outcome=Outcome.REJECTED, reason=reason)
+
+
+def parse_item(raw: dict[str, Any], edge_id: str) -> Item:
+    """Validate one raw change of a batch sent by *edge_id*."""
+    echo = _clean(str(raw.get("change_id", "")))[:64]
+    key = _uuid(raw.get("change_id"))
+    seq = _int(raw.get("origin_seq"))
+    report_id = _report_id(raw.get("report_id"))
+    if raw.get("origin") != edge_id:
+        # Not remembered: no edge may block ids that another edge will send.
+        reason = f"origin {_clean(str(raw.get('origin')))[:80]!r} is not the sender"
+        return Item(echo, key, None, reason, False, None, None)
+    try:
+        change = Change.model_validate(raw)
+    except ValidationError as exc:
+        return Item(echo, key, None, _summary(exc), key is not None, seq, report_id)
+    return Item(echo, key, change, None, True, seq, report_id)
+
+
+def _summary(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors(include_url=False, include_input=False)[:3]:
+        where = ".".join(str(p) for p in error["loc"]) or "change"
+        parts.append(f"{where}: {error['msg']}")
+    more = f" (and {exc.error_count() - 3} more)" if exc.error_count() > 3 else ""
+    return _clean("; ".join(parts) + more)[:_MAX_REASON]
+
+
+def _clean(text: str) -> str:
+    """Make *text* storable and encodable: no NUL, no lone surrogate."""
+    return text.replace("\x00", "\\0").encode("utf-8", "replace").decode("utf-8")
+
+
+def _uuid(value: object) -> uuid.UUID | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def _int(value: object) -> int | None:
+    if type(value) is int and 1 <= value <= _MAX_SEQ:
+        return value
+    return None
+
+
+def _report_id(value: object) -> str | None:
+    if isinstance(value, str) and _REPORT_ID.fullmatch(value):
+        return value
+    return None
+
+
+async def _load_seen(
+    session: AsyncSession, keys: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, First]:
+    if not keys:
+        return {}
+    rows = await session.execute(
+        select(
+            _inbox.c.change_id, _inbox.c.outcome, _inbox.c.reason, _inbox.c.conflict_id
+        ).where(_inbox.c.change_id.in_(set(keys)))
+    )
+    return {
+        row.change_id: First(row.outcome, row.reason, row.conflict_id) for row in rows
+    }
+
+
+async def _load_taken(
+    session: AsyncSession, edge_id: str, seqs: Sequence[int]
+) -> dict[int, uuid.UUID]:
+    if not seqs:
+        return {}
+    rows = await session.execute(
+        select(_inbox.c.origin_seq, _inbox.c.change_id).where(
+            _inbox.c.origin == edge_id, _inbox.c.origin_seq.in_(set(seqs))
+        )
+    )
+    return {row.origin_seq: row.change_id for row in rows}
+
+
+async def _load_view(
+    session: AsyncSession, changes: Sequence[Change], now: datetime
+) -> BatchView:
+    reports = await _load_reports(session, {c.report_id for c in changes})
+    open_ids = (r.conflict_id for r in reports.values() if r.conflict_id)
+    return BatchView(
+        now=now,
+        reports=reports,
+        bases=await _load_bases(session, changes),
+        conflicts=await conflicts.load_open_conflicts(session, open_ids),
+    )
+
+
+async def _load_reports(
+    session: AsyncSession, report_ids: set[str]
+) -> dict[str, ReportState]:
+    if not report_ids:
+        return {}
+    rows = await session.execute(
+        select(_reports).where(_reports.c.report_id.in_(report_ids))
+    )
+    return {row.report_id: _report_state(row) for row in rows}
+
+
+def _report_state(row: Any) -> ReportState:
+    return ReportState(
+        report_id=row.report_id,
+        fields=fields_of(row),
+        clock=row.clock,
+        kind=VersionKind(row.kind),
+        change_id=row.change_id,
+        origin=row.origin,
+        created_by=row.created_by,
+        created_at=row.created_at,
+        updated_by=row.updated_by,
+        updated_at=row.updated_at,
+        conflict_id=row.conflict_id,
+    )
+
+
+async def _load_bases(
+    session: AsyncSession, changes: Sequence[Change]
+) -> dict[tuple[str, str], Any]:
+    pairs = {(c.report_id, clock_key(c.base_clock)) for c in changes if c.base_clock}
+    if not pairs:
+        return {}
+    columns = (_versions.c.report_id, _versions.c.clock_key)
+    rows = await session.execute(
+        select(_versions).where(tuple_(*columns).in_(list(pairs)))
+    )
+    return {(row.report_id, row.clock_key): fields_of(row) for row in rows}
+
+
+async def _save(
+    session: AsyncSession, edge_id: str, run: _Run, results: list[ChangeResult]
+) -> int:
+    """Write the batch; the feed goes last, just before commit."""
+    view = run.view
+    if run.inbox:
+        insert = dialect_insert(session, _inbox).on_conflict_do_nothing()
+        await session.execute(insert, run.inbox)
+    if view.versions:
+        # A change resent after its inbox entry was purged already has its
+        # history row; it must not get a second one.
+        insert = dialect_insert(session, _versions).on_conflict_do_nothing()
+        await session.execute(insert, view.versions)
+    await conflicts.save_conflicts(session, view)
+    counts = PushCounts(
+        received=sum(r.outcome is not Outcome.DUPLICATE for r in results),
+        rejected=sum(r.outcome is Outcome.REJECTED for r in results),
+        max_seq=run.max_seq,
+    )
+    acked = await record_push(session, edge_id, counts, view.now)
+    seqs = await feed.append(session, view.feed)
+    await _save_reports(session, view, seqs)
+
+    return acked
+
+
+async def _save_reports(
+    session: AsyncSession, view: BatchView, seqs: dict[str, int]
+) -> None:
+    rows = [
+        {
+            **view.reports[report_id].columns(),
+            "clock_key": clock_key(view.reports[report_id].clock),
+            "feed_seq": seq,
+        }
+        for report_id, seq in seqs.items()
+    ]
+    if not rows:
+        return
+    insert = dialect_insert(session, _reports)
+    updated = {name: insert.excluded[name] for name in rows[0] if name != "report_id"}
+    await session.execute(
+        insert.on_conflict_do_update(index_elements=["report_id"], set_=updated),
+        rows,
+    )

@@ -1,0 +1,1 @@
+"""The cloud's HTTP routes, one module per resource."""

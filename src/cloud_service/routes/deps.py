@@ -1,0 +1,42 @@
+"""Dependencies the routes share: the database and the settings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cloud_service.settings import CloudSettings
+
+# Bounds of the integers the database stores, so no query can overflow a column.
+MAX_BIGINT = 2**63 - 1
+MAX_INT = 2**31 - 1
+ReportIdPath = Annotated[
+    str,
+    Path(pattern=r"^[A-Za-z0-9._:-]{1,128}$", description="The report's id."),
+]
+
+
+def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+    """Return the app's session factory."""
+    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
+    return sessions
+
+
+def get_settings(request: Request) -> CloudSettings:
+    """Return the app's settings."""
+    settings: CloudSettings = request.app.state.settings
+    return settings
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """Yield a session for reading, closed after the request."""
+    async with get_sessions(request)() as session:
+        yield session
+
+
+Sessions = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)]
+Session = Annotated[AsyncSession, Depends(get_session)]
+Settings = Annotated[CloudSettings, Depends(get_settings)]

@@ -1,0 +1,65 @@
+"""Reading reports and their history."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from cloud_service import reports
+from cloud_service.errors import problem_responses
+from cloud_service.routes.deps import ReportIdPath, Session
+from edgesync.problems import PROBLEM_RESPONSES
+from syncproto import Classification
+
+router = APIRouter(prefix="/reports", tags=["reports"])
+_NOT_FOUND = {**PROBLEM_RESPONSES, **problem_responses(404, "No such report")}
+
+
+@router.get("", responses=PROBLEM_RESPONSES)
+async def list_reports(
+    session: Session,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    after: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[A-Za-z0-9._:-]{1,128}$",
+            description="Return reports with an id above this one.",
+        ),
+    ] = None,
+    classification: Classification | None = None,
+    include_deleted: bool = False,
+) -> reports.ReportsPublic:
+    """
+    List reports ordered by report id.
+
+    Pass `next_after` as `after` for the next page; it is null on the last
+    page. Deleted reports are left out unless `include_deleted` is true.
+    """
+    return await reports.list_reports(
+        session,
+        after=after,
+        limit=limit,
+        classification=classification,
+        include_deleted=include_deleted,
+    )
+
+
+@router.get("/{report_id}", responses=_NOT_FOUND)
+async def get_report(report_id: ReportIdPath, session: Session) -> reports.ReportPublic:
+    """Return a report's current version, or 404."""
+    return await reports.get_report(session, report_id)
+
+
+@router.get("/{report_id}/history", responses=_NOT_FOUND)
+async def get_history(
+    report_id: ReportIdPath, session: Session
+) -> reports.ReportHistoryPublic:
+    """
+    Return every version of a report, oldest first.
+
+    Each received change appears once with its outcome (applied, stale,
+    merged, conflict); versions the cloud made itself (merged, provisional)
+    appear with the change that triggered them.
+    """
+    return await reports.get_history(session, report_id)

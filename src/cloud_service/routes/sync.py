@@ -1,0 +1,82 @@
+"""The sync exchange with edges: push changes in, pull the feed out."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from cloud_service import feed
+from cloud_service.db import write_transaction
+from cloud_service.edges import record_pull
+from cloud_service.errors import BatchTooLarge
+from cloud_service.inbox import push
+from cloud_service.routes.deps import MAX_BIGINT, Session, Sessions, Settings
+from edgesync.problems import PROBLEM_RESPONSES
+from syncproto import MAX_FEED_LIMIT, FeedPage, PushBatch, PushResult, SyncInfo
+
+router = APIRouter(prefix="/sync", tags=["sync"])
+
+
+@router.post("/push", responses=PROBLEM_RESPONSES)
+async def push_changes(
+    batch: PushBatch, sessions: Sessions, settings: Settings
+) -> PushResult:
+    """
+    Push a batch of changes from an edge, oldest first.
+
+    Every change gets its own outcome, in batch order: `applied`, `duplicate`
+    (the change id was seen before; the reason names the first outcome),
+    `stale`, `merged`, `conflict` (with `conflict_id`) or `rejected` (with a
+    reason; do not send it again). A malformed change is rejected on its own
+    without failing the batch. Resending a change any number of times has
+    exactly one effect, so retry freely after a timeout. A body above
+    `max_body_bytes` (see `GET /sync/info`) is refused with 413: split the
+    batch. `acked_seq` is the highest `origin_seq` below which the cloud
+    holds every change of the edge.
+    """
+    if len(batch.changes) > settings.max_batch_changes:
+        raise BatchTooLarge(len(batch.changes), settings.max_batch_changes)
+    async with write_transaction(sessions) as session:
+        return await push(session, batch, datetime.now(UTC))
+
+
+@router.get("/info")
+async def sync_info(session: Session, settings: Settings) -> SyncInfo:
+    """Return the limits a batch must respect and the feed's newest seq."""
+    return SyncInfo(
+        max_batch_changes=settings.max_batch_changes,
+        max_body_bytes=settings.max_body_bytes,
+        feed_head=await feed.feed_head(session),
+    )
+
+
+@router.get("/feed", responses=PROBLEM_RESPONSES)
+async def read_feed(
+    session: Session,
+    sessions: Sessions,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_BIGINT, description="Return entries above this seq.")
+    ] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_FEED_LIMIT)] = 500,
+    edge_id: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[a-z0-9-]{1,64}$",
+            description="The reading edge, recorded in its status at the cloud.",
+        ),
+    ] = None,
+) -> FeedPage:
+    """
+    Return feed entries with a seq above `after`, in seq order.
+
+    Every new current version of a report (applied, merged, provisional,
+    resolved) is one entry. Pass `next_after` as `after` to read on; read
+    again while `has_more` is true. A seq below one you have seen never
+    appears later, so a cursor never skips an entry.
+    """
+    if edge_id is not None:
+        async with write_transaction(sessions) as writer:
+            await record_pull(writer, edge_id, after, datetime.now(UTC))
+    return await feed.read_page(session, after, limit)

@@ -1,0 +1,148 @@
+"""
+The sync loop: push, pull and purge, every few seconds or when asked.
+
+One task runs it for the life of the app (stored on ``app.state`` so it is
+never garbage collected mid-run, BC-21). Any failure of a run is logged, and
+the run is tried again after a backoff delay, forever, until the task is
+cancelled at shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from functools import partial
+
+import structlog
+import tenacity
+
+from edge_service import meta, outbox
+from edge_service.backoff import Backoff
+from edge_service.puller import Puller
+from edge_service.pusher import Pusher
+from edge_service.writer import Writer
+
+log = structlog.get_logger()
+
+
+class SyncLoop:
+    """Run sync cycles until cancelled; see the module docstring."""
+
+    def __init__(
+        self,
+        pusher: Pusher,
+        puller: Puller,
+        writer: Writer,
+        backoff: Backoff,
+        *,
+        interval: float,
+        retention: tuple[timedelta, timedelta],
+        purge_every: timedelta,
+        now: Callable[[], datetime],
+    ) -> None:
+        self._pusher = pusher
+        self._puller = puller
+        self._writer = writer
+        self._backoff = backoff
+        self._interval = interval
+        self._retention = retention
+        self._purge_every = purge_every
+        self._now = now
+        self._wake = asyncio.Event()
+        self._progress = asyncio.Condition()
+        self._started = 0
+        self._finished = 0
+        self._last_purge: datetime | None = None
+        self.last_success_at: datetime | None = None
+
+    async def run_forever(self) -> None:
+        """Run a cycle now, then after each interval or wake-up."""
+        retrying = tenacity.AsyncRetrying(
+            wait=self._backoff,
+            stop=tenacity.stop_never,
+            retry=tenacity.retry_if_exception_type(Exception),
+            before_sleep=self._on_failure,
+            reraise=True,
+        )
+        while True:
+            await retrying(self.run_cycle)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._interval)
+
+    async def run_now(self) -> None:
+        """
+        Ask for a cycle, and return once a cycle that started after the call ends.
+
+        A failed cycle counts as ended. While the loop backs off after failures
+        this can take long: bound the wait with ``asyncio.timeout``.
+        """
+        target = self._started + 1
+        self._wake.set()
+        async with self._progress:
+            await self._progress.wait_for(lambda: self._finished >= target)
+
+    async def run_cycle(self) -> None:
+        """Push, pull and purge once; raise whatever went wrong."""
+        self._wake.clear()
+        self._started += 1
+        try:
+            await self._pusher.push_all()
+            await self._puller.pull_all()
+            await self.purge_if_due()
+            now = self._now()
+            await self._writer.run(partial(meta.record_success, now=now))
+            self.last_success_at = now
+        finally:
+            async with self._progress:
+                self._finished = self._started
+                self._progress.notify_all()
+
+    async def purge_if_due(self) -> None:
+        """Purge the outbox when the last purge is older than the purge period."""
+        now = self._now()
+        if self._last_purge and now - self._last_purge < self._purge_every:
+            return
+        removed = await self.purge(now)
+        self._last_purge = now
+        if removed:
+            log.info("outbox_purged", removed=removed)
+
+    async def purge(self, now: datetime) -> int:
+        """Delete outbox rows whose retention has passed at *now*."""
+        delivered, rejected = self._retention
+
+        def job(conn: sqlite3.Connection) -> int:
+            removed = outbox.purge(
+                conn,
+                now,
+                delivered_retention=delivered,
+                rejected_retention=rejected,
+            )
+            meta.record_purge(conn, now)
+            return removed
+
+        return await self._writer.run(job)
+
+    async def _on_failure(self, retry_state: tenacity.RetryCallState) -> None:
+        assert retry_state.outcome is not None
+        error = retry_state.outcome.exception()
+        delay = retry_state.upcoming_sleep
+        log.warning(
+            "sync_failed",
+            error=type(error).__name__,
+            detail=str(error),
+            attempt=retry_state.attempt_number,
+            next_delay=round(delay, 3),
+        )
+        next_at = self._now() + timedelta(seconds=delay)
+        described = f"{type(error).__name__}: {error}"
+        try:
+            await self._writer.run(
+                partial(meta.record_failure, error=described, next_attempt_at=next_at)
+            )
+        except Exception as exc:
+            # The status row is a report, not a reason to stop retrying.
+            log.warning("sync_failure_not_recorded", error=type(exc).__name__)

@@ -1,0 +1,223 @@
+"""
+Push: drain the outbox to the cloud's inbox, oldest change first.
+
+Batches are bounded by the cloud's advertised count and body size, measured
+on the exact bytes sent. A change that cannot fit any body is held; a 413 or a
+whole-batch 400/422 splits the batch in halves until the change at fault is
+alone, so one bad change never blocks the ones behind it (PROTOCOL.md, "Push").
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+
+import structlog
+
+from edge_service import meta, outbox
+from edge_service.cloud_client import (
+    BatchRefusedError,
+    BodyTooLargeError,
+    CloudClient,
+    CloudUnavailableError,
+)
+from edge_service.db import ReaderPool
+from edge_service.models import OutboxState
+from edge_service.outbox import Answer, PendingChange
+from edge_service.writer import Writer
+from syncproto import PushResult
+
+log = structlog.get_logger()
+
+
+@dataclass(frozen=True)
+class BatchLimits:
+    """How many changes, and how many body bytes, one push may carry."""
+
+    changes: int
+    body_bytes: int
+
+
+class Envelope:
+    """The bytes of a ``PushBatch`` around its changes, built without re-encoding."""
+
+    def __init__(self, edge_id: str) -> None:
+        self._head = b'{"edge_id":' + json.dumps(edge_id).encode() + b',"changes":['
+        self._tail = b"]}"
+
+    def size(self, payload_bytes: int, count: int) -> int:
+        """Return the body size for *count* changes of *payload_bytes* in total."""
+        commas = max(count - 1, 0)
+        return len(self._head) + payload_bytes + commas + len(self._tail)
+
+    def encode(self, changes: Sequence[PendingChange]) -> bytes:
+        """Return the body of a batch of *changes*."""
+        return self._head + b",".join(c.payload for c in changes) + self._tail
+
+
+def pack(
+    changes: Sequence[PendingChange], envelope: Envelope, limits: BatchLimits
+) -> tuple[list[list[PendingChange]], list[PendingChange]]:
+    """
+    Split *changes*, in order, into batches within *limits*.
+
+    Returns the batches and the changes too large to travel in any batch.
+    """
+    batches: list[list[PendingChange]] = []
+    too_large: list[PendingChange] = []
+    batch: list[PendingChange] = []
+    batch_bytes = 0
+    for change in changes:
+        if envelope.size(len(change.payload), 1) > limits.body_bytes:
+            too_large.append(change)
+            continue
+        grown = envelope.size(batch_bytes + len(change.payload), len(batch) + 1)
+        if batch and (grown > limits.body_bytes or len(batch) >= limits.changes):
+            batches.append(batch)
+            batch, batch_bytes = [], 0
+        batch.append(change)
+        batch_bytes += len(change.payload)
+    if batch:
+        batches.append(batch)
+
+    return batches, too_large
+
+
+class Pusher:
+    """Send every pending change and record the cloud's answers."""
+
+    def __init__(
+        self,
+        client: CloudClient,
+        writer: Writer,
+        reader: ReaderPool,
+        *,
+        edge_id: str,
+        batch_size: int,
+        now: Callable[[], datetime],
+    ) -> None:
+        self._client = client
+        self._writer = writer
+        self._reader = reader
+        self._envelope = Envelope(edge_id)
+        self._batch_size = batch_size
+        self._now = now
+
+    async def push_all(self) -> None:
+        """Push until no pending change is left; raise on a transport failure."""
+        info = await self._client.info()
+        limits = BatchLimits(
+            changes=min(self._batch_size, info.max_batch_changes),
+            body_bytes=info.max_body_bytes,
+        )
+        after = 0
+        while True:
+            changes = await self._reader.run(
+                partial(outbox.pending_changes, after=after, limit=limits.changes)
+            )
+            if not changes:
+                return
+            after = changes[-1].origin_seq
+            batches, too_large = pack(changes, self._envelope, limits)
+            if too_large:
+                await self._hold(too_large, limits.body_bytes)
+            for batch in batches:
+                await self._send(batch)
+
+    async def _send(self, batch: list[PendingChange]) -> None:
+        body = self._envelope.encode(batch)
+        try:
+            result = await self._client.push(body)
+        except BodyTooLargeError as exc:
+            if len(batch) == 1:
+                await self._hold(batch, len(body) - 1, str(exc))
+                return
+            await self._split(batch)
+        except BatchRefusedError as exc:
+            if len(batch) == 1:
+                await self._reject(batch[0], exc.detail)
+                return
+            await self._split(batch)
+        except CloudUnavailableError:
+            await self._writer.run(
+                partial(outbox.count_attempt, change_ids=[c.change_id for c in batch])
+            )
+            raise
+        else:
+            await self._record(batch, result)
+
+    async def _split(self, batch: list[PendingChange]) -> None:
+        middle = len(batch) // 2
+        await self._send(batch[:middle])
+        await self._send(batch[middle:])
+
+    async def _record(self, batch: list[PendingChange], result: PushResult) -> None:
+        sent = {c.change_id for c in batch}
+        answers = [
+            Answer(r.change_id, OutboxState(r.outcome.value), r.reason)
+            for r in result.results
+            if r.change_id in sent
+        ]
+        await self._store(answers)
+        counts = Counter(a.state.value for a in answers)
+        log.info(
+            "outbox_batch_sent",
+            batch_size=len(batch),
+            first_origin_seq=batch[0].origin_seq,
+            acked_seq=result.acked_seq,
+            **counts,
+        )
+        for answer in answers:
+            log.debug(
+                "change_answered", change_id=answer.change_id, outcome=answer.state
+            )
+        if len(answers) < len(batch):
+            # Unanswered changes stay pending and go out again next run.
+            log.warning(
+                "push_answer_incomplete",
+                batch_size=len(batch),
+                answered=len(answers),
+            )
+
+    async def _hold(
+        self, changes: list[PendingChange], limit: int, refusal: str | None = None
+    ) -> None:
+        answers = []
+        for change in changes:
+            reason = (
+                f"change is {len(change.payload)} bytes encoded, too large for "
+                f"a push body of at most {limit} bytes"
+            )
+            if refusal:
+                reason += f" (cloud answered 413: {refusal})"
+            answers.append(Answer(change.change_id, OutboxState.HELD, reason))
+            log.warning(
+                "change_held",
+                change_id=change.change_id,
+                origin_seq=change.origin_seq,
+                payload_bytes=len(change.payload),
+            )
+        await self._store(answers)
+
+    async def _reject(self, change: PendingChange, detail: str) -> None:
+        reason = f"the cloud refused the batch holding only this change: {detail}"
+        log.warning(
+            "change_rejected",
+            change_id=change.change_id,
+            origin_seq=change.origin_seq,
+        )
+        await self._store([Answer(change.change_id, OutboxState.REJECTED, reason)])
+
+    async def _store(self, answers: list[Answer]) -> None:
+        now = self._now()
+
+        def job(conn: sqlite3.Connection) -> None:
+            outbox.record_answers(conn, answers, now)
+            meta.record_push(conn, now)
+
+        await self._writer.run(job)

@@ -1,0 +1,222 @@
+"""
+Reports: the write jobs the API hands to the writer, and the read queries.
+
+A write job reads the current row, ticks its clock at this edge, writes the
+row and appends the change to the outbox, all inside the writer's savepoint:
+either both rows are stored or neither is (PROTOCOL.md, "Edge write path").
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from edge_service import outbox
+from edge_service.db import from_db_time, to_db_time, to_json
+from edge_service.errors import (
+    BaseClockMismatchError,
+    ReportExistsError,
+    ReportNotFoundError,
+)
+from edge_service.models import (
+    CloudVersion,
+    ReportCreate,
+    ReportPublic,
+    ReportsPublic,
+    ReportUpdate,
+    SyncState,
+)
+from syncproto import ChangeOp, Classification, Clock, ReportFields, tick
+
+_COLUMNS = (
+    "report_id, title, content, classification, deleted, clock, created_by, "
+    "created_at, updated_by, updated_at, sync_state, cloud_clock, cloud_fields"
+)
+
+
+@dataclass(frozen=True)
+class Author:
+    """Who writes, where and when: the context of one local write."""
+
+    edge_id: str
+    analyst: str
+    at: datetime
+
+
+def create_report(
+    conn: sqlite3.Connection, author: Author, new: ReportCreate
+) -> ReportPublic:
+    """Insert a new report and its ``create`` change."""
+    if _load(conn, new.report_id) is not None:
+        raise ReportExistsError(new.report_id)
+    fields = ReportFields(
+        title=new.title, content=new.content, classification=new.classification
+    )
+    clock = tick({}, author.edge_id)
+    stamp = to_db_time(author.at)
+    conn.execute(
+        f"INSERT INTO reports ({_COLUMNS}) "
+        "VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, NULL, NULL)",
+        (
+            new.report_id,
+            fields.title,
+            fields.content,
+            fields.classification.value,
+            to_json(clock),
+            author.analyst,
+            stamp,
+            author.analyst,
+            stamp,
+            SyncState.PENDING.value,
+        ),
+    )
+    outbox.append_change(
+        conn, author, new.report_id, ChangeOp.CREATE, fields, base_clock={}
+    )
+
+    return _require(conn, new.report_id)
+
+
+def update_report(
+    conn: sqlite3.Connection, author: Author, report_id: str, patch: ReportUpdate
+) -> ReportPublic:
+    """Apply a partial edit on top of the current version."""
+    current = _require(conn, report_id)
+    if patch.base_clock is not None and patch.base_clock != current.clock:
+        raise BaseClockMismatchError(report_id, patch.base_clock, current.clock)
+    fields = ReportFields(
+        title=current.title if patch.title is None else patch.title,
+        content=current.content if patch.content is None else patch.content,
+        classification=patch.classification or current.classification,
+    )
+    return _write_version(conn, author, current, ChangeOp.UPDATE, fields)
+
+
+def delete_report(
+    conn: sqlite3.Connection, author: Author, report_id: str
+) -> ReportPublic:
+    """Mark a report deleted; the row stays so that the delete can sync."""
+    current = _require(conn, report_id)
+    fields = ReportFields(
+        title=current.title,
+        content=current.content,
+        classification=current.classification,
+        deleted=True,
+    )
+    return _write_version(conn, author, current, ChangeOp.DELETE, fields)
+
+
+def _write_version(
+    conn: sqlite3.Connection,
+    author: Author,
+    current: ReportPublic,
+    op: ChangeOp,
+    fields: ReportFields,
+) -> ReportPublic:
+    clock = tick(current.clock, author.edge_id)
+    conn.execute(
+        "UPDATE reports SET title = ?, content = ?, classification = ?, "
+        "deleted = ?, clock = ?, updated_by = ?, updated_at = ?, sync_state = ? "
+        "WHERE report_id = ?",
+        (
+            fields.title,
+            fields.content,
+            fields.classification.value,
+            fields.deleted,
+            to_json(clock),
+            author.analyst,
+            to_db_time(author.at),
+            SyncState.PENDING.value,
+            current.report_id,
+        ),
+    )
+    outbox.append_change(
+        conn, author, current.report_id, op, fields, base_clock=current.clock
+    )
+    written = _load(conn, current.report_id)
+    assert written is not None
+
+    return written
+
+
+def _require(conn: sqlite3.Connection, report_id: str) -> ReportPublic:
+    report = _load(conn, report_id)
+    if report is None or report.deleted:
+        raise ReportNotFoundError(report_id)
+    return report
+
+
+def _load(conn: sqlite3.Connection, report_id: str) -> ReportPublic | None:
+    row = conn.execute(
+        f"SELECT {_COLUMNS} FROM reports WHERE report_id = ?", (report_id,)
+    ).fetchone()
+    return None if row is None else to_public(row)
+
+
+def get_report(
+    conn: sqlite3.Connection, report_id: str, *, include_deleted: bool = False
+) -> ReportPublic:
+    """Return one report, or raise :class:`ReportNotFoundError`."""
+    report = _load(conn, report_id)
+    if report is None or (report.deleted and not include_deleted):
+        raise ReportNotFoundError(report_id)
+    return report
+
+
+def list_reports(
+    conn: sqlite3.Connection,
+    *,
+    limit: int,
+    after: str | None = None,
+    classification: Classification | None = None,
+    sync_state: SyncState | None = None,
+    include_deleted: bool = False,
+) -> ReportsPublic:
+    """Return a page of reports in ``report_id`` order."""
+    where = ["report_id > ?"]
+    args: list[Any] = [after or ""]
+    if classification is not None:
+        where.append("classification = ?")
+        args.append(classification.value)
+    if sync_state is not None:
+        where.append("sync_state = ?")
+        args.append(sync_state.value)
+    if not include_deleted:
+        where.append("NOT deleted")
+    rows = conn.execute(
+        f"SELECT {_COLUMNS} FROM reports WHERE {' AND '.join(where)} "
+        "ORDER BY report_id LIMIT ?",
+        (*args, limit + 1),
+    ).fetchall()
+    reports = [to_public(row) for row in rows[:limit]]
+    next_after = reports[-1].report_id if len(rows) > limit else None
+
+    return ReportsPublic(reports=reports, next_after=next_after)
+
+
+def to_public(row: sqlite3.Row) -> ReportPublic:
+    """Build the API view of a ``reports`` row."""
+    cloud = None
+    if row["sync_state"] == SyncState.CONFLICT and row["cloud_fields"] is not None:
+        cloud = CloudVersion(
+            fields=ReportFields.model_validate(json.loads(row["cloud_fields"])),
+            clock=json.loads(row["cloud_clock"]),
+        )
+    clock: Clock = json.loads(row["clock"])
+    return ReportPublic(
+        report_id=row["report_id"],
+        title=row["title"],
+        content=row["content"],
+        classification=Classification(row["classification"]),
+        deleted=bool(row["deleted"]),
+        clock=clock,
+        created_by=row["created_by"],
+        created_at=from_db_time(row["created_at"]),
+        updated_by=row["updated_by"],
+        updated_at=from_db_time(row["updated_at"]),
+        sync_state=SyncState(row["sync_state"]),
+        cloud=cloud,
+    )

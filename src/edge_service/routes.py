@@ -1,0 +1,190 @@
+"""The edge's HTTP API: reports, outbox, sync status and health."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from functools import partial
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+
+from edge_service import outbox, reports
+from edge_service.models import (
+    Health,
+    OutboxPublic,
+    OutboxState,
+    Readiness,
+    ReportCreate,
+    ReportPublic,
+    ReportsPublic,
+    ReportUpdate,
+    SyncState,
+    SyncStatus,
+)
+from edge_service.reports import Author
+from edge_service.runtime import EdgeRuntime, utc_now
+from edge_service.status import build_status
+from edgesync.migrate import current_revision, head_revision
+from edgesync.problems import PROBLEM_RESPONSES
+from syncproto import AnalystId, Classification, ReportId
+
+router = APIRouter(responses=PROBLEM_RESPONSES)
+
+
+def get_runtime(request: Request) -> EdgeRuntime:
+    """Return the running edge of this app."""
+    runtime: EdgeRuntime = request.app.state.runtime
+    return runtime
+
+
+def current_analyst(
+    x_analyst: Annotated[AnalystId, Header()] = "analyst",
+) -> str:
+    """
+    Return the analyst making the request.
+
+    The one place that names the author of a write, so that a verified JWT
+    ``sub`` can replace the header without touching any route.
+    """
+    return x_analyst
+
+
+RuntimeDep = Annotated[EdgeRuntime, Depends(get_runtime)]
+AnalystDep = Annotated[str, Depends(current_analyst)]
+
+
+def _author(runtime: EdgeRuntime, analyst: str) -> Author:
+    return Author(edge_id=runtime.settings.edge_id, analyst=analyst, at=utc_now())
+
+
+@router.post(
+    "/reports", status_code=status.HTTP_201_CREATED, response_model=ReportPublic
+)
+async def create_report(
+    body: ReportCreate, runtime: RuntimeDep, analyst: AnalystDep
+) -> ReportPublic:
+    """Create a report and queue its change for the cloud; 409 if the id exists."""
+    job = partial(reports.create_report, author=_author(runtime, analyst), new=body)
+    return await runtime.writer.run(job)
+
+
+@router.get("/reports", response_model=ReportsPublic)
+async def list_reports(
+    runtime: RuntimeDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    after: Annotated[ReportId | None, Query()] = None,
+    classification: Classification | None = None,
+    sync_state: SyncState | None = None,
+    include_deleted: bool = False,
+) -> ReportsPublic:
+    """List reports by id; pass the answer's ``next_after`` to get the next page."""
+    query = partial(
+        reports.list_reports,
+        limit=limit,
+        after=after,
+        classification=classification,
+        sync_state=sync_state,
+        include_deleted=include_deleted,
+    )
+    return await runtime.reader.run(query)
+
+
+@router.get("/reports/{report_id}", response_model=ReportPublic)
+async def get_report(
+    report_id: ReportId, runtime: RuntimeDep, include_deleted: bool = False
+) -> ReportPublic:
+    """Return a report with its clock, sync state and, in conflict, the cloud's."""
+    query = partial(
+        reports.get_report, report_id=report_id, include_deleted=include_deleted
+    )
+    return await runtime.reader.run(query)
+
+
+@router.patch("/reports/{report_id}", response_model=ReportPublic)
+async def update_report(
+    report_id: ReportId, body: ReportUpdate, runtime: RuntimeDep, analyst: AnalystDep
+) -> ReportPublic:
+    """Edit some fields; with ``base_clock``, 409 if someone else edited first."""
+    job = partial(
+        reports.update_report,
+        author=_author(runtime, analyst),
+        report_id=report_id,
+        patch=body,
+    )
+    return await runtime.writer.run(job)
+
+
+@router.delete("/reports/{report_id}", response_model=ReportPublic)
+async def delete_report(
+    report_id: ReportId, runtime: RuntimeDep, analyst: AnalystDep
+) -> ReportPublic:
+    """Delete a report; it stays readable with ``include_deleted``."""
+    job = partial(
+        reports.delete_report, author=_author(runtime, analyst), report_id=report_id
+    )
+    return await runtime.writer.run(job)
+
+
+@router.get("/outbox", response_model=OutboxPublic)
+async def list_outbox(
+    runtime: RuntimeDep,
+    state: OutboxState | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    after: Annotated[int, Query(ge=0)] = 0,
+) -> OutboxPublic:
+    """List changes in ``origin_seq`` order, without their content."""
+    query = partial(outbox.list_outbox, limit=limit, after=after, state=state)
+    return await runtime.reader.run(query)
+
+
+@router.get("/sync/status", response_model=SyncStatus)
+async def sync_status(runtime: RuntimeDep) -> SyncStatus:
+    """Say how far this edge is from the cloud and how its sync loop is doing."""
+    return await _status(runtime)
+
+
+@router.post("/sync/run", response_model=SyncStatus)
+async def sync_run(runtime: RuntimeDep) -> SyncStatus:
+    """Run a sync cycle now, wait for it (within a bound) and return the status."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(runtime.settings.sync_run_timeout):
+            await runtime.sync_loop.run_now()
+    return await _status(runtime)
+
+
+@router.get("/healthz", response_model=Health)
+async def healthz(runtime: RuntimeDep, response: Response) -> Health:
+    """Say whether the sync loop runs; 503 if its task has died."""
+    if not runtime.loop_alive:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    return Health(
+        loop_alive=runtime.loop_alive,
+        last_success_at=runtime.sync_loop.last_success_at,
+    )
+
+
+@router.get("/readyz", response_model=Readiness)
+async def readyz(runtime: RuntimeDep, response: Response) -> Readiness:
+    """Say whether the database answers and is migrated to the newest revision."""
+    head = head_revision("edge")
+    try:
+        revision = await current_revision(runtime.engine)
+    except Exception:
+        revision = None
+        reachable = False
+    else:
+        reachable = True
+    if not reachable or revision != head:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    return Readiness(database=reachable, revision=revision, head=head)
+
+
+async def _status(runtime: EdgeRuntime) -> SyncStatus:
+    query = partial(
+        build_status,
+        edge_id=runtime.settings.edge_id,
+        loop_alive=runtime.loop_alive,
+        now=utc_now(),
+    )
+    return await runtime.reader.run(query)

@@ -1,0 +1,102 @@
+"""
+The edge's tables, in a registry of their own.
+
+``metadata`` is what ``migrations/edge/env.py`` compares against, so the
+cloud's tables never leak into the edge's migrations. Every write goes through
+the writer thread as plain SQL (``edge_service.writer``); these classes declare
+the schema once for alembic and document the columns.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, MetaData, Text
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class EdgeTable(SQLModel, registry=registry(metadata=metadata)):
+    """Base of every edge table."""
+
+
+class Report(EdgeTable, table=True):
+    """
+    The local version of each report, written here or pulled from the cloud.
+
+    ``cloud_fields`` and ``cloud_clock`` hold the newest version pulled from
+    the feed, shown next to the local one while the report is in conflict and
+    restored when the cloud rejects the local change.
+    """
+
+    __tablename__ = "reports"
+    __table_args__ = (Index("ix_reports_sync_state", "sync_state"),)
+
+    report_id: str = Field(primary_key=True, max_length=128)
+    title: str = Field(max_length=200)
+    content: str = Field(sa_type=Text)
+    classification: str = Field(max_length=8)
+    deleted: bool = False
+    clock: dict[str, int] = Field(sa_type=JSON)
+    created_by: str = Field(max_length=128)
+    created_at: datetime
+    updated_by: str = Field(max_length=128)
+    updated_at: datetime
+    sync_state: str = Field(max_length=16)
+    cloud_clock: dict[str, int] | None = Field(default=None, sa_type=JSON)
+    cloud_fields: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+
+
+class Outbox(EdgeTable, table=True):
+    """
+    One change per row, in the order it was written.
+
+    ``origin_seq`` is an AUTOINCREMENT rowid, so it rises by one per change
+    and is never reused, even after a purge (PROTOCOL.md, "Change").
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_state_origin_seq", "state", "origin_seq"),
+        Index("ix_outbox_report_id_state", "report_id", "state"),
+        {"sqlite_autoincrement": True},
+    )
+
+    origin_seq: int | None = Field(default=None, primary_key=True, sa_type=Integer)
+    change_id: str = Field(max_length=36, unique=True)
+    report_id: str = Field(
+        max_length=128, sa_column_args=[ForeignKey("reports.report_id")]
+    )
+    payload: str = Field(sa_type=Text)
+    state: str = Field(max_length=16)
+    outcome: str | None = Field(default=None, max_length=16)
+    reason: str | None = Field(default=None, sa_type=Text)
+    attempts: int = 0
+    created_at: datetime
+    answered_at: datetime | None = None
+
+
+class SyncMeta(EdgeTable, table=True):
+    """The sync loop's single row: feed cursor and the health of the last runs."""
+
+    __tablename__ = "sync_meta"
+
+    id: int = Field(primary_key=True, sa_type=Integer)
+    feed_cursor: int = 0
+    last_push_at: datetime | None = None
+    last_pull_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_error: str | None = Field(default=None, sa_type=Text)
+    consecutive_failures: int = 0
+    next_attempt_at: datetime | None = None
+    last_purge_at: datetime | None = None

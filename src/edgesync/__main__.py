@@ -1,0 +1,5 @@
+"""Allow ``python -m edgesync``."""
+
+from edgesync.cli import app
+
+app(prog_name="edgesync")

@@ -1,0 +1,149 @@
+"""
+The ``edgesync`` command: serve the services, migrate databases, run the demo.
+
+Every flag has an ``EDGESYNC_*`` environment variable of the same name; a flag
+given on the command line wins over the environment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import os
+from typing import Annotated, Any
+
+import typer
+import uvicorn
+
+from cloud_service.settings import CloudSettings
+from edge_service.settings import EdgeSettings
+from edgesync import migrate
+from edgesync.logs import configure_logging
+
+app = typer.Typer(help="Offline-first sync of field reports.", no_args_is_help=True)
+cloud_app = typer.Typer(help="The central cloud service.", no_args_is_help=True)
+edge_app = typer.Typer(help="An edge site's service.", no_args_is_help=True)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+app.add_typer(cloud_app, name="cloud")
+app.add_typer(edge_app, name="edge")
+app.add_typer(db_app, name="db")
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(help="SQLAlchemy URL [env EDGESYNC_DATABASE_URL]", show_default=False),
+]
+Host = Annotated[str | None, typer.Option(help="Listen address [env EDGESYNC_HOST]")]
+Port = Annotated[int | None, typer.Option(help="Listen port [env EDGESYNC_PORT]")]
+
+
+def _given(**flags: Any) -> dict[str, Any]:
+    return {name: value for name, value in flags.items() if value is not None}
+
+
+@cloud_app.command("serve")
+def cloud_serve(
+    database_url: DatabaseUrl = None,
+    host: Host = None,
+    port: Port = None,
+    max_body_bytes: Annotated[int | None, typer.Option(help="Inbox body limit")] = None,
+) -> None:
+    """Run the cloud service under uvicorn."""
+    from cloud_service.app import create_app
+
+    settings = CloudSettings(
+        **_given(
+            database_url=database_url,
+            host=host,
+            port=port,
+            max_body_bytes=max_body_bytes,
+        )
+    )
+    configure_logging(settings.log_format, settings.log_level)
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port, log_config=None
+    )
+
+
+@edge_app.command("serve")
+def edge_serve(
+    edge_id: Annotated[str | None, typer.Option(help="[env EDGESYNC_EDGE_ID]")] = None,
+    cloud_url: Annotated[
+        str | None, typer.Option(help="[env EDGESYNC_CLOUD_URL]")
+    ] = None,
+    database_url: DatabaseUrl = None,
+    host: Host = None,
+    port: Port = None,
+    batch_size: Annotated[int | None, typer.Option(help="Changes per push")] = None,
+    sync_interval: Annotated[
+        float | None, typer.Option(help="Seconds between syncs")
+    ] = None,
+) -> None:
+    """Run an edge service under uvicorn."""
+    from edge_service.app import create_app
+
+    settings = EdgeSettings(
+        **_given(
+            edge_id=edge_id,
+            cloud_url=cloud_url,
+            database_url=database_url,
+            host=host,
+            port=port,
+            batch_size=batch_size,
+            sync_interval=sync_interval,
+        )
+    )
+    configure_logging(settings.log_format, settings.log_level)
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port, log_config=None
+    )
+
+
+class ServiceName(enum.StrEnum):
+    """The services that own a database."""
+
+    CLOUD = "cloud"
+    EDGE = "edge"
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    service: Annotated[ServiceName, typer.Argument(help="Whose database")],
+    database_url: DatabaseUrl = None,
+    edge_id: Annotated[str | None, typer.Option(help="Edge whose file to use")] = None,
+) -> None:
+    """Bring a service's database to the newest schema."""
+    configure_logging()
+    if service is ServiceName.CLOUD:
+        url = CloudSettings(**_given(database_url=database_url)).database_url
+        asyncio.run(migrate.upgrade("cloud", url))
+        head = migrate.head_revision("cloud")
+    else:
+        edge = EdgeSettings(**_given(database_url=database_url, edge_id=edge_id))
+        asyncio.run(migrate.upgrade("edge", edge.resolved_database_url))
+        head = migrate.head_revision("edge")
+    typer.echo(f"{service.value} database at revision {head}")
+
+
+@app.command()
+def demo(
+    database_url: DatabaseUrl = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the summary as one JSON object")
+    ] = False,
+    reports_per_edge: Annotated[int, typer.Option(min=10, max=2000)] = 180,
+    updates: Annotated[
+        int, typer.Option(min=0, max=20000, help="Updates in all")
+    ] = 2500,
+    seed: Annotated[int, typer.Option(help="Seed of the analysts' choices")] = 7,
+) -> None:
+    """Run one cloud and three edges on 127.0.0.1 and sync real reports."""
+    from edgesync.demo import DemoOptions, run_demo
+
+    options = DemoOptions(
+        database_url=database_url or os.environ.get("EDGESYNC_DATABASE_URL"),
+        json_output=json_output,
+        reports_per_edge=reports_per_edge,
+        updates=updates,
+        seed=seed,
+    )
+    raise typer.Exit(asyncio.run(run_demo(options)))

@@ -1,0 +1,113 @@
+"""
+Real service processes on 127.0.0.1: a cloud and its edges, each a uvicorn.
+
+Used by the demo and by the tests that need real processes and real HTTP.
+Every process is started with its own environment and log file and is always
+stopped again: terminate, then kill after a grace period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+READY_TIMEOUT = 30.0
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@dataclass
+class Node:
+    """One running service process."""
+
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    _log: IO[bytes] = field(repr=False)
+
+    @property
+    def url(self) -> str:
+        """Return the node's base URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    async def wait_ready(self, within: float = READY_TIMEOUT) -> None:
+        """Poll ``/readyz`` until it answers 200, or fail with the log's tail."""
+        deadline = asyncio.get_running_loop().time() + within
+        async with httpx.AsyncClient(base_url=self.url, timeout=2.0) as client:
+            while asyncio.get_running_loop().time() < deadline:
+                if self.process.poll() is not None:
+                    break
+                try:
+                    if (await client.get("/readyz")).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+        tail = self.log_path.read_text(errors="replace")[-2000:]
+        msg = f"{self.name} did not become ready; its log ends with:\n{tail}"
+        raise RuntimeError(msg)
+
+    def stop(self, grace: float = 5.0) -> None:
+        """Stop the process: SIGTERM, then SIGKILL after *grace* seconds."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(grace)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+
+
+def start_node(name: str, args: list[str], env: dict[str, str], workdir: Path) -> Node:
+    """Start ``edgesync <args>`` as a process with *env* added to ours."""
+    port = int(env["EDGESYNC_PORT"])
+    log_path = workdir / f"{name}.log"
+    log = log_path.open("wb")
+    # The argv is our own interpreter and fixed words, never outside input.
+    process = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "edgesync", *args],
+        env={**os.environ, "EDGESYNC_LOG_FORMAT": "json", **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=workdir,
+    )
+    return Node(name, port, process, log_path, log)
+
+
+def start_cloud(workdir: Path, database_url: str | None = None, **extra: str) -> Node:
+    """Start a cloud service; SQLite in *workdir* unless *database_url* is given."""
+    env = {
+        "EDGESYNC_PORT": str(free_port()),
+        "EDGESYNC_DATABASE_URL": database_url
+        or f"sqlite+aiosqlite:///{workdir / 'cloud.db'}",
+        **extra,
+    }
+    return start_node("cloud", ["cloud", "serve"], env, workdir)
+
+
+def start_edge(edge_id: str, cloud_url: str, workdir: Path, **extra: str) -> Node:
+    """Start an edge service with its own SQLite file in *workdir*."""
+    env = {
+        "EDGESYNC_PORT": str(free_port()),
+        "EDGESYNC_EDGE_ID": edge_id,
+        "EDGESYNC_CLOUD_URL": cloud_url,
+        "EDGESYNC_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / edge_id}.db",
+        **extra,
+    }
+    return start_node(edge_id, ["edge", "serve"], env, workdir)

@@ -1,0 +1,48 @@
+"""Fixtures of the cloud tests: one app per test, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from cloud_service.app import create_app
+from cloud_service.settings import CloudSettings
+
+SMALL_BODY = 512 * 1024
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A URL of an empty database: a SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'cloud.db'}"
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
+@pytest.fixture
+def settings(db_url: str) -> CloudSettings:
+    """Settings with a small body limit, so a 413 is cheap to provoke."""
+    return CloudSettings(database_url=db_url, max_body_bytes=SMALL_BODY)
+
+
+@pytest.fixture
+async def app(settings: CloudSettings) -> AsyncIterator[FastAPI]:
+    """A running cloud app, migrated on start."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to the app in process."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://127.0.0.1"
+    ) as client:
+        yield client
