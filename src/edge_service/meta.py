@@ -21,6 +21,7 @@ class SyncMeta:
     """A snapshot of the ``sync_meta`` row."""
 
     feed_cursor: int
+    entries_pulled: int
     last_push_at: datetime | None
     last_pull_at: datetime | None
     last_success_at: datetime | None
@@ -33,8 +34,8 @@ class SyncMeta:
 def ensure_row(conn: sqlite3.Connection) -> None:
     """Create the single row if this database has none yet."""
     conn.execute(
-        "INSERT OR IGNORE INTO sync_meta (id, feed_cursor, consecutive_failures) "
-        "VALUES (?, 0, 0)",
+        "INSERT OR IGNORE INTO sync_meta "
+        "(id, feed_cursor, entries_pulled, consecutive_failures) VALUES (?, 0, 0, 0)",
         (_ID,),
     )
 
@@ -44,6 +45,7 @@ def load(conn: sqlite3.Connection) -> SyncMeta:
     row = conn.execute("SELECT * FROM sync_meta WHERE id = ?", (_ID,)).fetchone()
     return SyncMeta(
         feed_cursor=row["feed_cursor"],
+        entries_pulled=row["entries_pulled"],
         last_push_at=from_db_time_or_none(row["last_push_at"]),
         last_pull_at=from_db_time_or_none(row["last_pull_at"]),
         last_success_at=from_db_time_or_none(row["last_success_at"]),
@@ -62,11 +64,14 @@ def feed_cursor(conn: sqlite3.Connection) -> int:
     return int(row["feed_cursor"])
 
 
-def move_cursor(conn: sqlite3.Connection, cursor: int, now: datetime) -> None:
-    """Store the new feed cursor, and note the pull as a success."""
+def move_cursor(
+    conn: sqlite3.Connection, cursor: int, applied: int, now: datetime
+) -> None:
+    """Store the new feed cursor, count the entries applied, note the pull."""
     conn.execute(
-        "UPDATE sync_meta SET feed_cursor = ?, last_pull_at = ? WHERE id = ?",
-        (cursor, to_db_time(now), _ID),
+        "UPDATE sync_meta SET feed_cursor = ?, entries_pulled = entries_pulled + ?, "
+        "last_pull_at = ? WHERE id = ?",
+        (cursor, applied, to_db_time(now), _ID),
     )
 
 

@@ -156,7 +156,11 @@ class SyncStatus(BaseModel):
     recent_held: list[ChangeReason]
     recent_rejected: list[ChangeReason]
     in_conflict: int = Field(description="Reports awaiting the cloud's verdict")
+    outbox: dict[OutboxState, int] = Field(
+        description="Outbox rows by state: what this edge pushed and how it ended"
+    )
     feed_cursor: int
+    entries_pulled: int = Field(description="Feed entries applied here, in all")
     last_push_at: datetime | None
     last_pull_at: datetime | None
     last_success_at: datetime | None

@@ -43,7 +43,7 @@ def apply_page(
     results: Counter[str] = Counter()
     for entry in page.entries:
         results[apply_entry(conn, entry)] += 1
-    meta.move_cursor(conn, max(after, page.next_after), now)
+    meta.move_cursor(conn, max(after, page.next_after), len(page.entries), now)
 
     return results
 

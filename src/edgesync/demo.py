@@ -15,7 +15,6 @@ import shutil
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from rich.table import Table
 
 from edgesync import workload
 from edgesync.cluster import Node, start_cloud, start_edge
+from edgesync.logs import configure_logging
 from edgesync.netproxy import NetProxy
 
 CONVERGE_TIMEOUT = 45.0
@@ -63,6 +63,7 @@ class Cluster:
 async def run_demo(options: DemoOptions) -> int:
     """Run the demo and return the exit code: 0 when every node converged."""
     console = Console(stderr=options.json_output)
+    configure_logging(level="WARNING")
     workdir = Path(tempfile.mkdtemp(prefix="edgesync-demo-"))
     started = time.monotonic()
     cluster = await _start(workdir, options.database_url)
@@ -191,7 +192,7 @@ async def _until_quiet(cluster: Cluster, within: float) -> bool:
             await cluster.clients[edge].post("/sync/run")
         head = (await cluster.clients["cloud"].get("/sync/info")).json()["feed_head"]
         statuses = [await _status(cluster.clients[edge]) for edge in cluster.edges]
-        quiet = all(s["pending"] == 0 and s["cursor"] == head for s in statuses)
+        quiet = all(s["pending"] == 0 and s["feed_cursor"] == head for s in statuses)
         quiet_rounds = quiet_rounds + 1 if quiet else 0
     return quiet_rounds >= 2
 
@@ -218,15 +219,6 @@ async def _all_reports(client: httpx.AsyncClient) -> dict[str, dict[str, Any]]:
             return reports
 
 
-async def _paged(
-    fetch: Callable[[int], Awaitable[list[dict[str, Any]]]],
-) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    while batch := await fetch(len(rows)):
-        rows += batch
-    return rows
-
-
 async def _summarize(cluster: Cluster) -> dict[str, Any]:
     cloud = cluster.clients["cloud"]
     views = {name: await _all_reports(c) for name, c in cluster.clients.items()}
@@ -243,7 +235,7 @@ async def _summarize(cluster: Cluster) -> dict[str, Any]:
     nodes: list[dict[str, Any]] = []
     for name, node in cluster.edges.items():
         status = await _status(cluster.clients[name])
-        states = await _outbox_states(cluster.clients[name])
+        states = Counter(status["outbox"])
         outcomes.update(states)
         nodes.append(
             {
@@ -251,7 +243,7 @@ async def _summarize(cluster: Cluster) -> dict[str, Any]:
                 "url": node.url,
                 "reports": len(views[name]),
                 "pushed": sum(states.values()),
-                "pulled": status.get("pulled", 0),
+                "pulled": status["entries_pulled"],
                 "differing_reports": differing[name],
             }
         )
@@ -271,15 +263,6 @@ async def _summarize(cluster: Cluster) -> dict[str, Any]:
         "conflicts_open": conflicts["count"],
         "nodes": nodes,
     }
-
-
-async def _outbox_states(client: httpx.AsyncClient) -> Counter[str]:
-    async def fetch(offset: int) -> list[dict[str, Any]]:
-        response = await client.get("/outbox", params={"limit": 1000, "offset": offset})
-        rows: list[dict[str, Any]] = response.json()["changes"]
-        return rows
-
-    return Counter(row["state"] for row in await _paged(fetch))
 
 
 def _report(summary: dict[str, Any], options: DemoOptions, console: Console) -> None:

@@ -29,6 +29,7 @@ class NetProxy:
         self.bytes_up: list[int] = []
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._handlers: set[asyncio.Task[None]] = set()
 
     @property
     def url(self) -> str:
@@ -54,6 +55,9 @@ class NetProxy:
         self._server.close()
         for writer in list(self._writers):
             writer.transport.abort()
+        # Aborted transports end every pipe; wait for the handlers to return so
+        # none is left pending when the event loop closes.
+        await asyncio.gather(*self._handlers, return_exceptions=True)
         await self._server.wait_closed()
         self._server = None
         log.info("link_cut", port=self.port)
@@ -71,6 +75,10 @@ class NetProxy:
     async def _handle(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        task.add_done_callback(self._handlers.discard)
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.upstream)
         except OSError:

@@ -54,6 +54,7 @@ def upgrade() -> None:
         "sync_meta",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("feed_cursor", sa.Integer(), nullable=False),
+        sa.Column("entries_pulled", sa.Integer(), nullable=False),
         sa.Column("last_push_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.Column("last_pull_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.Column(
