@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from edge_service.db import from_db_time, from_db_time_or_none, to_db_time, to_json
+from edge_service.db import from_db_time, from_db_time_or_none, to_db_time
 from edge_service.models import (
     ChangeReason,
     OutboxEntryPublic,
@@ -94,7 +94,7 @@ def append_change(
     )
     conn.execute(
         "UPDATE outbox SET payload = ? WHERE origin_seq = ?",
-        (to_json(change.model_dump(mode="json")), cursor.lastrowid),
+        (change.model_dump_json(), cursor.lastrowid),
     )
 
     return change

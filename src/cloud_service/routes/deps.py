@@ -19,13 +19,19 @@ ReportIdPath = Annotated[
 ]
 
 
-def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+# Dependencies are coroutines on purpose: FastAPI runs a plain ``def`` one in a
+# worker thread, a hop that costs more than the lookup.
+async def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
     """Return the app's session factory."""
+    return _sessions(request)
+
+
+def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
     sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
     return sessions
 
 
-def get_settings(request: Request) -> CloudSettings:
+async def get_settings(request: Request) -> CloudSettings:
     """Return the app's settings."""
     settings: CloudSettings = request.app.state.settings
     return settings
@@ -33,7 +39,7 @@ def get_settings(request: Request) -> CloudSettings:
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """Yield a session for reading, closed after the request."""
-    async with get_sessions(request)() as session:
+    async with _sessions(request)() as session:
         yield session
 
 
