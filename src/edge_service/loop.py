@@ -43,8 +43,8 @@ class SyncLoop:
         purge_every: timedelta,
         now: Callable[[], datetime],
     ) -> None:
-        self._pusher = pusher
-        self._puller = puller
+        self.pusher = pusher
+        self.puller = puller
         self._writer = writer
         self._backoff = backoff
         self._interval = interval
@@ -65,12 +65,18 @@ class SyncLoop:
             stop=tenacity.stop_never,
             retry=tenacity.retry_if_exception_type(Exception),
             before_sleep=self._on_failure,
+            sleep=self._back_off,
             reraise=True,
         )
         while True:
             await retrying(self.run_cycle)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._interval)
+
+    async def _back_off(self, delay: float) -> None:
+        # An analyst's "sync now" ends the backoff at once instead of waiting it out.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), delay)
 
     async def run_now(self) -> None:
         """
@@ -89,12 +95,17 @@ class SyncLoop:
         self._wake.clear()
         self._started += 1
         try:
-            await self._pusher.push_all()
-            await self._puller.pull_all()
+            await self.pusher.push_all()
+            await self.puller.pull_all()
             await self.purge_if_due()
             now = self._now()
             await self._writer.run(partial(meta.record_success, now=now))
             self.last_success_at = now
+        except Exception as exc:
+            # Recorded before the cycle counts as ended, so that whoever asked
+            # for it ("sync now") reads the failure in the status at once.
+            await self._note_failure(f"{type(exc).__name__}: {exc}")
+            raise
         finally:
             async with self._progress:
                 self._finished = self._started
@@ -138,11 +149,14 @@ class SyncLoop:
             next_delay=round(delay, 3),
         )
         next_at = self._now() + timedelta(seconds=delay)
-        described = f"{type(error).__name__}: {error}"
+        await self._write_status(partial(meta.record_next_attempt, at=next_at))
+
+    async def _note_failure(self, described: str) -> None:
+        await self._write_status(partial(meta.record_failure, error=described))
+
+    async def _write_status(self, job: Callable[[sqlite3.Connection], None]) -> None:
         try:
-            await self._writer.run(
-                partial(meta.record_failure, error=described, next_attempt_at=next_at)
-            )
+            await self._writer.run(job)
         except Exception as exc:
             # The status row is a report, not a reason to stop retrying.
-            log.warning("sync_failure_not_recorded", error=type(exc).__name__)
+            log.warning("sync_status_not_recorded", error=type(exc).__name__)

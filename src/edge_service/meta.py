@@ -91,15 +91,21 @@ def record_success(conn: sqlite3.Connection, now: datetime) -> None:
     )
 
 
-def record_failure(
-    conn: sqlite3.Connection, error: str, next_attempt_at: datetime
-) -> None:
-    """Note a failed sync run and when the next attempt is due."""
+def record_failure(conn: sqlite3.Connection, error: str) -> None:
+    """Note a failed sync run; the next attempt is not scheduled yet."""
     conn.execute(
         "UPDATE sync_meta SET last_error = ?, "
-        "consecutive_failures = consecutive_failures + 1, next_attempt_at = ? "
+        "consecutive_failures = consecutive_failures + 1, next_attempt_at = NULL "
         "WHERE id = ?",
-        (error, to_db_time(next_attempt_at), _ID),
+        (error, _ID),
+    )
+
+
+def record_next_attempt(conn: sqlite3.Connection, at: datetime) -> None:
+    """Note when the next attempt after a failure is due."""
+    conn.execute(
+        "UPDATE sync_meta SET next_attempt_at = ? WHERE id = ?",
+        (to_db_time(at), _ID),
     )
 
 

@@ -10,6 +10,8 @@ semantics; only the socket is replaced by an in-memory ASGI call.
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -35,26 +37,35 @@ class Link(httpx.AsyncBaseTransport):
         self.inner = inner
         self.cut = False
         self.scripted: deque[int] = deque()
-        self.lose_responses = 0
+        self.lose_push_responses = 0
+        self.refused_paths: set[str] = set()
+        self.truncate_paths: set[str] = set()
+        self.poison: bytes | None = None
         self.bodies: list[tuple[str, int]] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Forward *request* unless a fault says otherwise."""
-        if self.cut:
+        path = request.url.path
+        if self.cut or path in self.refused_paths:
             msg = "link cut"
             raise httpx.ConnectError(msg, request=request)
         body = await request.aread()
-        self.bodies.append((request.url.path, len(body)))
+        self.bodies.append((path, len(body)))
         if self.scripted:
-            status = self.scripted.popleft()
-            return httpx.Response(
-                status,
-                json={"title": "scripted", "status": status, "detail": "scripted"},
-                headers={"content-type": "application/problem+json"},
-            )
+            return _problem(self.scripted.popleft(), "scripted failure")
+        if self.poison is not None and self.poison in body:
+            # A proxy or gateway that refuses the whole batch for one item.
+            return _problem(400, "the batch holds an item this gateway refuses")
         response = await self.inner.handle_async_request(request)
-        if self.lose_responses:
-            self.lose_responses -= 1
+        if path in self.truncate_paths:
+            content = await response.aread()
+            return httpx.Response(
+                response.status_code,
+                content=content[: len(content) // 2],
+                headers={"content-type": "application/json"},
+            )
+        if path == "/sync/push" and self.lose_push_responses:
+            self.lose_push_responses -= 1
             await response.aread()
             msg = "response lost after the cloud committed"
             raise httpx.ReadTimeout(msg, request=request)
@@ -65,6 +76,14 @@ class Link(httpx.AsyncBaseTransport):
         return [size for path, size in self.bodies if path == "/sync/push"]
 
 
+def _problem(status: int, detail: str) -> httpx.Response:
+    return httpx.Response(
+        status,
+        json={"title": "refused", "status": status, "detail": detail},
+        headers={"content-type": "application/problem+json"},
+    )
+
+
 @dataclass
 class Edge:
     """A running edge app, its HTTP client and its link to the cloud."""
@@ -73,6 +92,7 @@ class Edge:
     app: FastAPI
     client: httpx.AsyncClient
     link: Link
+    database: Path
 
     async def write(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Send an analyst's request and fail the test on a server error."""
@@ -88,6 +108,35 @@ class Edge:
         status = await self.client.get("/sync/status")
         result: dict[str, Any] = status.json()
         return result
+
+    def outbox_payload(self, origin_seq: int) -> dict[str, Any]:
+        """Return the change stored in the outbox row *origin_seq*, as sent."""
+        with sqlite3.connect(self.database) as conn:
+            row = conn.execute(
+                "SELECT payload FROM outbox WHERE origin_seq = ?", (origin_seq,)
+            ).fetchone()
+        payload: dict[str, Any] = json.loads(row[0])
+        return payload
+
+    def tamper(self, origin_seq: int, **changes: Any) -> None:
+        """Rewrite an outbox row's change behind the edge's back."""
+        payload = self.outbox_payload(origin_seq)
+        for key, value in changes.items():
+            if key in payload["fields"]:
+                payload["fields"][key] = value
+            else:
+                payload[key] = value
+        with sqlite3.connect(self.database) as conn:
+            conn.execute(
+                "UPDATE outbox SET payload = ? WHERE origin_seq = ?",
+                (json.dumps(payload), origin_seq),
+            )
+
+    async def outbox(self) -> list[dict[str, Any]]:
+        """Return every outbox row as the edge lists it."""
+        response = await self.client.get("/outbox", params={"limit": 1000})
+        entries: list[dict[str, Any]] = response.json()["entries"]
+        return entries
 
     async def report(self, report_id: str) -> dict[str, Any]:
         """Return the edge's view of one report, deleted ones included."""
@@ -112,10 +161,11 @@ class Cluster:
     async def add_edge(self, edge_id: str, **settings: Any) -> Edge:
         """Start an edge whose sync loop runs only when a test asks it to."""
         link = Link(httpx.ASGITransport(app=self.cloud_app))
+        database = self.tmp_path / f"{edge_id}.db"
         config = EdgeSettings(
             edge_id=edge_id,
             cloud_url=CLOUD_URL,
-            database_url=f"sqlite+aiosqlite:///{self.tmp_path / edge_id}.db",
+            database_url=f"sqlite+aiosqlite:///{database}",
             sync_interval=settings.pop("sync_interval", 3600),
             backoff_base=settings.pop("backoff_base", 0.01),
             backoff_cap=settings.pop("backoff_cap", 0.05),
@@ -129,7 +179,10 @@ class Cluster:
                 base_url="http://127.0.0.1:8001",
             )
         )
-        edge = Edge(edge_id, app, client, link)
+        edge = Edge(edge_id, app, client, link, database)
+        # The loop's first cycle starts with the app; wait for one so that no
+        # cycle is under way when the test starts writing.
+        await edge.sync()
         self.edges[edge_id] = edge
         return edge
 
@@ -172,9 +225,11 @@ async def assert_converged(cluster: Cluster) -> dict[str, dict[str, Any]]:
 
 
 @asynccontextmanager
-async def cluster_on(database_url: str, tmp_path: Path) -> AsyncIterator[Cluster]:
+async def cluster_on(
+    database_url: str, tmp_path: Path, **cloud_settings: Any
+) -> AsyncIterator[Cluster]:
     """Run a cloud on *database_url*; edges are added by the test."""
-    app = create_cloud(CloudSettings(database_url=database_url))
+    app = create_cloud(CloudSettings(database_url=database_url, **cloud_settings))
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(app.router.lifespan_context(app))
         cloud = await stack.enter_async_context(
