@@ -15,9 +15,9 @@ problem documents.
 from __future__ import annotations
 
 import uuid
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from edgesync.problems import PROBLEM_JSON, Problem, ProblemError
+from edgesync.problems import ProblemError
 
 
 class CloudError(ProblemError):
@@ -64,14 +64,3 @@ class NotReady(CloudError):
 
     status: ClassVar[int] = 503
     title: ClassVar[str] = "Not ready"
-
-
-def problem_responses(status: int, description: str) -> dict[int | str, Any]:
-    """Return an OpenAPI ``responses`` entry for a problem with *status*."""
-    return {
-        status: {
-            "model": Problem,
-            "content": {PROBLEM_JSON: {}},
-            "description": description,
-        }
-    }

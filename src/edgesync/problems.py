@@ -97,11 +97,21 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _on_unexpected)
 
 
-PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": text}
-    for status, text in (
-        (400, "Malformed request body"),
-        (413, "Request body above the configured limit"),
-        (422, "Invalid input"),
-    )
-}
+def problem_responses(status: int, description: str) -> dict[int | str, Any]:
+    """Return an OpenAPI ``responses`` entry for a problem answer with *status*."""
+    return {
+        status: {
+            "model": Problem,
+            "content": {
+                PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}
+            },
+            "description": description,
+        }
+    }
+
+
+PROBLEM_RESPONSES: dict[int | str, Any] = (
+    problem_responses(400, "Malformed request body")
+    | problem_responses(413, "Request body above the configured limit")
+    | problem_responses(422, "Invalid input")
+)

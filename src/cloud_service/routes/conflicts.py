@@ -8,9 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from cloud_service import conflicts
-from cloud_service.errors import problem_responses
 from cloud_service.routes.deps import MAX_INT, Session
-from edgesync.problems import PROBLEM_RESPONSES
+from edgesync.problems import PROBLEM_RESPONSES, problem_responses
 from syncproto import ConflictPublic, ConflictsPublic, ConflictStatus
 
 router = APIRouter(prefix="/conflicts", tags=["conflicts"])

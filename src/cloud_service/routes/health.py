@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from sqlalchemy.exc import SQLAlchemyError
 
-from cloud_service.errors import NotReady, problem_responses
+from cloud_service.errors import NotReady
 from edgesync.migrate import current_revision, head_revision
+from edgesync.problems import problem_responses
 
 router = APIRouter(tags=["health"])
 

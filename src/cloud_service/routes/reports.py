@@ -7,9 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from cloud_service import reports
-from cloud_service.errors import problem_responses
 from cloud_service.routes.deps import ReportIdPath, Session
-from edgesync.problems import PROBLEM_RESPONSES
+from edgesync.problems import PROBLEM_RESPONSES, problem_responses
 from syncproto import Classification
 
 router = APIRouter(prefix="/reports", tags=["reports"])
