@@ -36,6 +36,11 @@ Host = Annotated[str | None, typer.Option(help="Listen address [env EDGESYNC_HOS
 Port = Annotated[int | None, typer.Option(help="Listen port [env EDGESYNC_PORT]")]
 
 
+# Seconds that open requests get to finish after SIGTERM before the lifespan
+# stops the sync loop: a supervisor's kill usually follows within 10.
+SHUTDOWN_GRACE = 3
+
+
 def _given(**flags: Any) -> dict[str, Any]:
     return {name: value for name, value in flags.items() if value is not None}
 
@@ -60,7 +65,11 @@ def cloud_serve(
     )
     configure_logging(settings.log_format, settings.log_level)
     uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_config=None
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE,
     )
 
 
@@ -94,7 +103,11 @@ def edge_serve(
     )
     configure_logging(settings.log_format, settings.log_level)
     uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_config=None
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE,
     )
 
 

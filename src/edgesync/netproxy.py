@@ -4,7 +4,8 @@ A TCP proxy on 127.0.0.1 that can cut a link, for the demo and fault tests.
 ``cut()`` stops listening and aborts open connections, so the edge behind it
 sees "connection refused" exactly as it would with the cloud out of reach.
 ``drop_responses`` forwards requests but swallows the answers and closes the
-connection, the lost-response fault behind duplicate deliveries.
+connection, the lost-response fault behind duplicate deliveries, and
+``response_delay`` holds every answer back, a slow link.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ class NetProxy:
         self.upstream = (upstream_host, upstream_port)
         self.port = port
         self.drop_responses = False
-        self.bytes_up: list[int] = []
+        self.response_delay = 0.0
+        self.requests: list[bytes] = []
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._handlers: set[asyncio.Task[None]] = set()
@@ -105,11 +107,14 @@ class NetProxy:
         with contextlib.suppress(ConnectionError, OSError):
             while chunk := await reader.read(_CHUNK):
                 if upstream:
-                    self.bytes_up.append(len(chunk))
+                    if chunk[:1].isupper():
+                        self.requests.append(chunk.split(b"\r\n", 1)[0])
                 elif self.drop_responses:
                     # The request reached the server; the answer never arrives.
                     writer.transport.abort()
                     return
+                elif self.response_delay:
+                    await asyncio.sleep(self.response_delay)
                 writer.write(chunk)
                 await writer.drain()
         writer.transport.abort()

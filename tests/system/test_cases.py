@@ -266,3 +266,105 @@ async def test_bc17_inbox_remembers_change_ids_for_the_offline_window(
 
     assert purged == 1
     assert resent.json()["results"][0]["outcome"] == "duplicate"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def new_york_cloud_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    """A cloud database whose sessions run in America/New_York, on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'cloud.db'}"
+    import psycopg
+    from psycopg import sql
+
+    url: str = request.getfixturevalue("pg_url")
+    admin_url: str = request.getfixturevalue("postgres_admin_url")
+    name = url.rpartition("/")[2]
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("ALTER DATABASE {} SET timezone TO 'America/New_York'").format(
+                sql.Identifier(name)
+            )
+        )
+    return url
+
+
+async def test_bc13_instants_survive_time_zones_and_dst(
+    new_york_cloud_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    BC-13: edges in Kolkata and Los Angeles and a cloud session in New York on
+    a US DST day all show the same instant in UTC; +05:30 normalises to Z and
+    a naive timestamp is rejected, never guessed.
+    """
+    import time as clock
+    from datetime import UTC, datetime
+
+    from tests.system.harness import cluster_on
+
+    frozen = datetime(2024, 3, 10, 9, 30, tzinfo=UTC)
+    monkeypatch.setattr("edge_service.routes.utc_now", lambda: frozen)
+    async with cluster_on(new_york_cloud_url, tmp_path) as cluster:
+        a = await cluster.add_edge("edge-a")
+        b = await cluster.add_edge("edge-b")
+        monkeypatch.setenv("TZ", "Asia/Kolkata")
+        clock.tzset()
+        await a.write("POST", "/reports", json=new_report("rpt-090"))
+        await a.sync()
+        monkeypatch.setenv("TZ", "America/Los_Angeles")
+        clock.tzset()
+        await b.sync()
+
+        seen_at_b = await b.report("rpt-090")
+        seen_at_cloud = (await cluster.cloud.get("/reports/rpt-090")).json()
+        offset = a.outbox_payload(1) | {
+            "change_id": "00000000-0000-4000-8000-000000000091",
+            "report_id": "rpt-091",
+            "origin_seq": 2,
+            "authored_at": "2024-03-10T15:00:00+05:30",
+        }
+        naive = offset | {
+            "change_id": "00000000-0000-4000-8000-000000000092",
+            "report_id": "rpt-092",
+            "origin_seq": 3,
+            "authored_at": "2024-03-10T09:30:00",
+        }
+        pushed = await cluster.cloud.post(
+            "/sync/push", json={"edge_id": "edge-a", "changes": [offset, naive]}
+        )
+        stored = (await cluster.cloud.get("/reports/rpt-091")).json()
+    monkeypatch.delenv("TZ")
+    clock.tzset()
+
+    instant = datetime(2024, 3, 10, 9, 30, tzinfo=UTC)
+    for shown in (
+        seen_at_b["created_at"],
+        seen_at_cloud["created_at"],
+        seen_at_cloud["updated_at"],
+        stored["updated_at"],
+    ):
+        assert shown.endswith(("Z", "+00:00"))
+        assert datetime.fromisoformat(shown) == instant
+    outcomes = [r["outcome"] for r in pushed.json()["results"]]
+    assert outcomes == ["applied", "rejected"]
+    assert "timezone" in pushed.json()["results"][1]["reason"]
+
+
+@pytest.mark.postgres
+async def test_bc13_cloud_time_columns_are_timestamptz(pg_url: str) -> None:
+    """BC-13: every time column of the cloud schema on PostgreSQL is timestamptz."""
+    import asyncpg
+
+    from edgesync.migrate import upgrade
+
+    await upgrade("cloud", pg_url)
+    conn = await asyncpg.connect(pg_url.replace("+asyncpg", ""))
+    try:
+        rows = await conn.fetch(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns"
+            " WHERE table_schema = 'public' AND data_type LIKE 'timestamp%'"
+        )
+    finally:
+        await conn.close()
+
+    assert len(rows) >= 5
+    assert {row["data_type"] for row in rows} == {"timestamp with time zone"}
