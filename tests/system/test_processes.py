@@ -26,7 +26,7 @@ pytestmark = pytest.mark.slow
 
 @asynccontextmanager
 async def linked_edge(
-    tmp_path: Path, *, cut: bool = False, **edge_env: str
+    tmp_path: Path, edge_env: dict[str, str], *, cut: bool = False
 ) -> AsyncIterator[tuple[Node, NetProxy, httpx.AsyncClient]]:
     """Run a cloud process and an edge process joined by a proxy."""
     cloud = start_cloud(tmp_path)
@@ -94,7 +94,7 @@ async def test_bc15_retry_resumes_without_a_new_write(tmp_path: Path) -> None:
         "EDGESYNC_BACKOFF_CAP": "10",
         "EDGESYNC_SYNC_INTERVAL": "3600",
     }
-    async with linked_edge(tmp_path, cut=True, **env) as (edge, proxy, client):
+    async with linked_edge(tmp_path, env, cut=True) as (edge, proxy, client):
         await write_reports(client, 3)
         await asyncio.sleep(30)
         during = (await client.get("/sync/status")).json()
@@ -125,7 +125,7 @@ async def test_bc21_sigterm_mid_batch_leaves_no_half_marked_batch(
     all answered or all still pending, never half marked.
     """
     env = {"EDGESYNC_SYNC_INTERVAL": "3600", "EDGESYNC_BATCH_SIZE": "50"}
-    async with linked_edge(tmp_path, **env) as (edge, proxy, client):
+    async with linked_edge(tmp_path, env) as (edge, proxy, client):
         await write_reports(client, 120)
         proxy.response_delay = 3.0
         sync = asyncio.create_task(client.post("/sync/run"))
