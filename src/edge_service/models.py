@@ -10,7 +10,6 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
-from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,11 +20,8 @@ from syncproto import (
     EdgeId,
     ReportFields,
     ReportId,
-    SafeText,
+    Title,
 )
-
-# PROTOCOL.md, "Terms": a title is 1..200 characters.
-Title = Annotated[SafeText, Field(min_length=1, max_length=200)]
 
 
 class SyncState(enum.StrEnum):

@@ -48,6 +48,7 @@ from syncproto.report import (
     FieldName,
     ReportFields,
     ReportId,
+    Title,
 )
 from syncproto.text import (
     MAX_CONTENT_BYTES,
@@ -93,6 +94,7 @@ __all__ = [
     "SafeText",
     "Sibling",
     "SyncInfo",
+    "Title",
     "UtcDatetime",
     "VersionKind",
     "changed_fields",
