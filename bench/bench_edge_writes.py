@@ -41,7 +41,10 @@ wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 local next_thread = 0
 local body = [[%s]]
-setup = function(thread) thread:set("tid", next_thread); next_thread = next_thread + 1 end
+setup = function(thread)
+  thread:set("tid", next_thread)
+  next_thread = next_thread + 1
+end
 local n = 0
 request = function()
   n = n + 1
@@ -67,13 +70,13 @@ async def httpx_writes(url: str, prefix: str, count: int) -> list[float]:
     return latencies
 
 
-def wrk_figures(url: str, workdir: Path) -> dict[str, float]:
-    """Run wrk against *url*; return writes/s and p50/p99 latency in ms."""
+def wrk_figures(wrk: str, url: str, workdir: Path) -> dict[str, float]:
+    """Run *wrk* against *url*; return writes/s and p50/p99 latency in ms."""
     script = workdir / "post.lua"
     script.write_text(LUA % (BODY, uuid.uuid4().hex[:8]))
     output = subprocess.run(  # noqa: S603 - fixed argv
         [
-            "wrk",
+            wrk,
             "-t2",
             f"-c{CLIENTS}",
             f"-d{SECONDS}s",
@@ -126,12 +129,13 @@ async def main() -> None:
         EDGESYNC_BACKOFF_CAP="600",
         EDGESYNC_LOG_LEVEL="WARNING",
     )
-    client = "wrk" if shutil.which("wrk") else "httpx"
+    wrk = shutil.which("wrk")
+    client = "wrk" if wrk else "httpx"
     try:
         await edge.wait_ready()
-        if client == "wrk":
+        if wrk:
             await httpx_writes(edge.url, "warmup", WARMUP)
-            figures = await asyncio.to_thread(wrk_figures, edge.url, workdir)
+            figures = await asyncio.to_thread(wrk_figures, wrk, edge.url, workdir)
         else:
             figures = await httpx_figures(edge.url)
     finally:
