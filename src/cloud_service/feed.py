@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cloud_service.bulk import insert_rows
 from cloud_service.state import ReportState, fields_of
 from cloud_service.tables import feed_head_table, feed_table
 from syncproto import FeedEntry, FeedPage, VersionKind
@@ -37,7 +38,7 @@ async def append(session: AsyncSession, versions: list[ReportState]) -> dict[str
     last = (await session.execute(_TAKE, {"n": len(versions)})).scalar_one()
     first = last - len(versions) + 1
     rows = [{"seq": first + i, **v.columns()} for i, v in enumerate(versions)]
-    await session.execute(_feed.insert(), rows)
+    await insert_rows(session, _feed, rows, skip_existing=False)
 
     return {row["report_id"]: row["seq"] for row in rows}
 

@@ -36,6 +36,7 @@ class ReportState:
     report_id: str
     fields: ReportFields
     clock: Clock
+    clock_key: str
     kind: VersionKind
     change_id: uuid.UUID | None
     origin: str

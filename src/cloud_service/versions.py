@@ -11,8 +11,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, replace
 
-import structlog
-
 from cloud_service.conflicts import add_to_conflict
 from cloud_service.state import BatchView, ReportState, fields_columns
 from syncproto import (
@@ -25,8 +23,6 @@ from syncproto import (
     decide,
 )
 
-log = structlog.get_logger()
-
 
 @dataclass(frozen=True)
 class Applied:
@@ -37,17 +33,17 @@ class Applied:
     conflict_id: uuid.UUID | None = None
 
 
-def apply_change(view: BatchView, change: Change) -> Applied:
-    """Decide *change* against the batch's view of its report and record it."""
+def apply_change(view: BatchView, change: Change, base_key: str) -> Applied:
+    """
+    Decide *change* against the batch's view of its report and record it.
+
+    *base_key* is the ``clock_key`` of the change's ``base_clock``.
+    """
     current = view.reports.get(change.report_id)
-    base = view.bases.get((change.report_id, clock_key(change.base_clock)))
+    base = view.bases.get((change.report_id, base_key))
     decision = decide(change, current.as_current() if current else None, base)
-    _add_version(view, change, decision.outcome.value, change.fields, change.clock)
-    log.debug(
-        "change_decided",
-        change_id=str(change.change_id),
-        report_id=change.report_id,
-        outcome=decision.outcome.value,
+    key = _add_version(
+        view, change, decision.outcome.value, change.fields, change.clock
     )
 
     if decision.outcome is Outcome.STALE:
@@ -61,8 +57,9 @@ def apply_change(view: BatchView, change: Change) -> Applied:
     kind = VersionKind.APPLIED
     if decision.outcome is Outcome.MERGED:
         kind = VersionKind.MERGED
-        _add_version(view, change, kind.value, decision.fields, decision.clock)
-    state = _make_current(change, current, decision.fields, decision.clock, kind)
+        key = _add_version(view, change, kind.value, decision.fields, decision.clock)
+    version = Version(decision.fields, decision.clock, key, kind)
+    state = _make_current(change, current, version)
     _publish(view, state)
 
     return Applied(decision.outcome, state.clock, state.conflict_id)
@@ -77,27 +74,34 @@ def _apply_conflict(
     conflict = add_to_conflict(view, change, current, base)
     fields, clock = conflict.provisional()
     kind = VersionKind.PROVISIONAL
-    _add_version(view, change, kind.value, fields, clock)
-    state = _make_current(change, current, fields, clock, kind)
+    key = _add_version(view, change, kind.value, fields, clock)
+    state = _make_current(change, current, Version(fields, clock, key, kind))
     _publish(view, replace(state, conflict_id=conflict.conflict_id))
 
     return Applied(Outcome.CONFLICT, clock, conflict.conflict_id)
 
 
+@dataclass(frozen=True)
+class Version:
+    """A version about to become current: its fields, clock and kind."""
+
+    fields: ReportFields
+    clock: Clock
+    clock_key: str
+    kind: VersionKind
+
+
 def _make_current(
-    change: Change,
-    current: ReportState | None,
-    fields: ReportFields,
-    clock: Clock,
-    kind: VersionKind,
+    change: Change, current: ReportState | None, version: Version
 ) -> ReportState:
     return ReportState(
         report_id=change.report_id,
-        fields=fields,
-        clock=clock,
-        kind=kind,
+        fields=version.fields,
+        clock=version.clock,
+        clock_key=version.clock_key,
+        kind=version.kind,
         # Only an applied version is exactly the change's snapshot.
-        change_id=change.change_id if kind is VersionKind.APPLIED else None,
+        change_id=change.change_id if version.kind is VersionKind.APPLIED else None,
         origin=change.origin,
         created_by=current.created_by if current else change.author,
         created_at=current.created_at if current else change.authored_at,
@@ -119,8 +123,8 @@ def _add_version(
     outcome: str,
     fields: ReportFields,
     clock: Clock,
-) -> None:
-    """Add a history row: the change's own, or a version the cloud made of it."""
+) -> str:
+    """Add a history row: the change's own, or one the cloud made; return its key."""
     made = outcome in _MADE_BY_CLOUD
     key = clock_key(clock)
     view.bases.setdefault((change.report_id, key), fields)
@@ -139,6 +143,8 @@ def _add_version(
             "received_at": view.now,
         }
     )
+
+    return key
 
 
 _MADE_BY_CLOUD = frozenset({VersionKind.MERGED.value, VersionKind.PROVISIONAL.value})
