@@ -30,6 +30,8 @@ BATCH = 500
 REPORTS_ONE_EDGE = 20_000
 REPORTS_PER_EDGE_OF_FOUR = 10_000
 NOOP_SYNCS = 50
+# The cloud holds no state in a process: N workers are N replicas.
+WORKERS = (1,)
 
 
 def batches(edge: str, reports: int) -> list[bytes]:
@@ -59,24 +61,21 @@ async def push_all(url: str, bodies: list[bytes]) -> None:
             assert outcomes == {"applied"}, outcomes
 
 
-async def push_figures(url: str) -> int:
-    """Measure push throughput from one and from four edges; return changes sent."""
+async def push_figures(url: str, workers: int) -> None:
+    """Measure push throughput from one and from four edges."""
     one = batches("bench-1", REPORTS_ONE_EDGE)
     started = time.perf_counter()
     await push_all(url, one)
     elapsed = time.perf_counter() - started
     sent = REPORTS_ONE_EDGE * 2
-    emit("push", "changes_per_s", sent / elapsed, "1/s", edges=1, changes=sent)
+    emit("push", "changes_per_s", sent / elapsed, "1/s", edges=1, workers=workers)
 
     four = [batches(f"bench-{n}", REPORTS_PER_EDGE_OF_FOUR) for n in range(2, 6)]
     started = time.perf_counter()
     await asyncio.gather(*(push_all(url, bodies) for bodies in four))
     elapsed = time.perf_counter() - started
-    sent_four = REPORTS_PER_EDGE_OF_FOUR * 2 * 4
-    emit(
-        "push", "changes_per_s", sent_four / elapsed, "1/s", edges=4, changes=sent_four
-    )
-    return sent + sent_four
+    sent = REPORTS_PER_EDGE_OF_FOUR * 2 * 4
+    emit("push", "changes_per_s", sent / elapsed, "1/s", edges=4, workers=workers)
 
 
 async def pull_figures(cloud_port: int, workdir: Path, head: int) -> None:
@@ -101,7 +100,7 @@ async def pull_figures(cloud_port: int, workdir: Path, head: int) -> None:
             await client.post("/sync/run")
             elapsed = time.perf_counter() - started
             status = (await client.get("/sync/status")).json()
-            assert status["cursor"] == head, (status["cursor"], head)
+            assert status["feed_cursor"] == head, (status["feed_cursor"], head)
             emit("pull", "changes_per_s", head / elapsed, "1/s", entries=head)
 
             noop: list[float] = []
@@ -117,18 +116,25 @@ async def pull_figures(cloud_port: int, workdir: Path, head: int) -> None:
 
 
 async def main() -> None:
-    """Run the push and pull benchmarks on a scratch PostgreSQL database."""
-    workdir = Path(tempfile.mkdtemp(prefix="edgesync-bench-"))
-    with scratch_database() as url:
-        cloud = start_cloud(workdir, url, EDGESYNC_LOG_LEVEL="WARNING")
-        try:
-            await cloud.wait_ready()
-            await push_figures(cloud.url)
-            async with httpx.AsyncClient(base_url=cloud.url) as client:
-                head = (await client.get("/sync/info")).json()["feed_head"]
-            await pull_figures(cloud.port, workdir, head)
-        finally:
-            cloud.stop()
+    """Run the push benchmarks with one and two cloud workers, then the pull."""
+    for workers in WORKERS:
+        workdir = Path(tempfile.mkdtemp(prefix="edgesync-bench-"))
+        with scratch_database() as url:
+            cloud = start_cloud(
+                workdir,
+                url,
+                EDGESYNC_LOG_LEVEL="WARNING",
+                EDGESYNC_WORKERS=str(workers),
+            )
+            try:
+                await cloud.wait_ready()
+                await push_figures(cloud.url, workers)
+                if workers == WORKERS[-1]:
+                    async with httpx.AsyncClient(base_url=cloud.url) as client:
+                        info = (await client.get("/sync/info")).json()
+                    await pull_figures(cloud.port, workdir, info["feed_head"])
+            finally:
+                cloud.stop()
     emit("machine", "cpus", float(machine()["cpus"] or 0), "cores", **machine())
 
 

@@ -15,8 +15,16 @@ from cloud_service.retention import purge_periodically
 from cloud_service.routes import conflicts, edges, health, reports, sync
 from cloud_service.settings import CloudSettings
 from edgesync.bodylimit import BodyLimitMiddleware
+from edgesync.logs import configure_logging
 from edgesync.migrate import upgrade
 from edgesync.problems import install_problem_handlers
+
+
+def create_app_from_env() -> FastAPI:
+    """Build the app from ``EDGESYNC_*`` variables: the factory uvicorn workers call."""
+    settings = CloudSettings()
+    configure_logging(settings.log_format, settings.log_level)
+    return create_app(settings)
 
 
 def create_app(settings: CloudSettings) -> FastAPI:

@@ -40,6 +40,13 @@ class CloudSettings(BaseSettings):
         description="Set when PostgreSQL is reached through a transaction-mode "
         "pooler (pgbouncer): turns off prepared statement caches.",
     )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=32,
+        description="uvicorn worker processes. The cloud keeps no state in a "
+        "process, so N workers behave as N replicas on one database.",
+    )
     migrate_on_start: bool = True
     log_format: LogFormat = "console"
     log_level: str = "INFO"

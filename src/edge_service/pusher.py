@@ -110,18 +110,22 @@ class Pusher:
 
     async def push_all(self) -> None:
         """Push until no pending change is left; raise on a transport failure."""
-        info = await self._client.info()
-        limits = BatchLimits(
-            changes=min(self._batch_size, info.max_batch_changes),
-            body_bytes=info.max_body_bytes,
-        )
+        limits: BatchLimits | None = None
         after = 0
         while True:
             changes = await self._reader.run(
-                partial(outbox.pending_changes, after=after, limit=limits.changes)
+                partial(outbox.pending_changes, after=after, limit=self._batch_size)
             )
             if not changes:
                 return
+            if limits is None:
+                # Asked only when there is something to send, so that a sync
+                # with nothing new costs no round trip for it.
+                info = await self._client.info()
+                limits = BatchLimits(
+                    changes=min(self._batch_size, info.max_batch_changes),
+                    body_bytes=info.max_body_bytes,
+                )
             after = changes[-1].origin_seq
             batches, too_large = pack(changes, self._envelope, limits)
             if too_large:

@@ -51,21 +51,41 @@ def cloud_serve(
     host: Host = None,
     port: Port = None,
     max_body_bytes: Annotated[int | None, typer.Option(help="Inbox body limit")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes [env EDGESYNC_WORKERS]")
+    ] = None,
 ) -> None:
     """Run the cloud service under uvicorn."""
     from cloud_service.app import create_app
 
-    settings = CloudSettings(
-        **_given(
-            database_url=database_url,
-            host=host,
-            port=port,
-            max_body_bytes=max_body_bytes,
-        )
+    flags = _given(
+        database_url=database_url,
+        host=host,
+        port=port,
+        max_body_bytes=max_body_bytes,
+        workers=workers,
     )
+    settings = CloudSettings(**flags)
     configure_logging(settings.log_format, settings.log_level)
+    if settings.workers == 1:
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            timeout_graceful_shutdown=SHUTDOWN_GRACE,
+        )
+        return
+    # Workers are fresh processes that read their settings from the
+    # environment; migrate once here rather than racing in every worker.
+    if settings.migrate_on_start:
+        asyncio.run(migrate.upgrade("cloud", settings.database_url))
+    os.environ.update({f"EDGESYNC_{k.upper()}": str(v) for k, v in flags.items()})
+    os.environ["EDGESYNC_MIGRATE_ON_START"] = "false"
     uvicorn.run(
-        create_app(settings),
+        "cloud_service.app:create_app_from_env",
+        factory=True,
+        workers=settings.workers,
         host=settings.host,
         port=settings.port,
         log_config=None,

@@ -92,3 +92,13 @@ def test_largest_valid_clock_is_accepted() -> None:
     clock = {f"e{i}": 1 for i in range(1024)}
 
     assert validate_clock(clock) == clock
+
+
+@given(clocks)
+def test_clock_key_is_the_compact_sorted_json(clock: dict[str, int]) -> None:
+    """The key is exactly the compact JSON of the sorted clock, so SQL can parse it."""
+    import json
+
+    expected = json.dumps(dict(sorted(clock.items())), separators=(",", ":"))
+
+    assert clock_key(clock) == expected

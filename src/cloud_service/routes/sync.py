@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, BackgroundTasks, Query
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cloud_service import feed
 from cloud_service.db import write_transaction
@@ -56,6 +57,7 @@ async def sync_info(session: Session, settings: Settings) -> SyncInfo:
 async def read_feed(
     session: Session,
     sessions: Sessions,
+    background: BackgroundTasks,
     after: Annotated[
         int, Query(ge=0, le=MAX_BIGINT, description="Return entries above this seq.")
     ] = 0,
@@ -77,6 +79,17 @@ async def read_feed(
     appears later, so a cursor never skips an entry.
     """
     if edge_id is not None:
-        async with write_transaction(sessions) as writer:
-            await record_pull(writer, edge_id, after, datetime.now(UTC))
+        # Noted after the answer is sent: the edge's status at the cloud may
+        # lag a moment, the edge's pull does not wait for a write.
+        background.add_task(_note_pull, sessions, edge_id, after, datetime.now(UTC))
     return await feed.read_page(session, after, limit)
+
+
+async def _note_pull(
+    sessions: async_sessionmaker[AsyncSession],
+    edge_id: str,
+    after: int,
+    at: datetime,
+) -> None:
+    async with write_transaction(sessions) as writer:
+        await record_pull(writer, edge_id, after, at)
