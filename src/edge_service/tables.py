@@ -16,13 +16,8 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, MetaData, Text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+from edgesync.migrate import NAMING_CONVENTION
+
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 

@@ -41,6 +41,17 @@ Port = Annotated[int | None, typer.Option(help="Listen port [env EDGESYNC_PORT]"
 SHUTDOWN_GRACE = 3
 
 
+def _serve(app: Any, host: str, port: int, **options: Any) -> None:
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE,
+        **options,
+    )
+
+
 def _given(**flags: Any) -> dict[str, Any]:
     return {name: value for name, value in flags.items() if value is not None}
 
@@ -68,13 +79,7 @@ def cloud_serve(
     settings = CloudSettings(**flags)
     configure_logging(settings.log_format, settings.log_level)
     if settings.workers == 1:
-        uvicorn.run(
-            create_app(settings),
-            host=settings.host,
-            port=settings.port,
-            log_config=None,
-            timeout_graceful_shutdown=SHUTDOWN_GRACE,
-        )
+        _serve(create_app(settings), settings.host, settings.port)
         return
     # Workers are fresh processes that read their settings from the
     # environment; migrate once here rather than racing in every worker.
@@ -82,14 +87,12 @@ def cloud_serve(
         asyncio.run(migrate.upgrade("cloud", settings.database_url))
     os.environ.update({f"EDGESYNC_{k.upper()}": str(v) for k, v in flags.items()})
     os.environ["EDGESYNC_MIGRATE_ON_START"] = "false"
-    uvicorn.run(
+    _serve(
         "cloud_service.app:create_app_from_env",
+        settings.host,
+        settings.port,
         factory=True,
         workers=settings.workers,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        timeout_graceful_shutdown=SHUTDOWN_GRACE,
     )
 
 
@@ -122,13 +125,7 @@ def edge_serve(
         )
     )
     configure_logging(settings.log_format, settings.log_level)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        timeout_graceful_shutdown=SHUTDOWN_GRACE,
-    )
+    _serve(create_app(settings), settings.host, settings.port)
 
 
 class ServiceName(enum.StrEnum):
