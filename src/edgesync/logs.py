@@ -9,11 +9,25 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Literal
+from typing import Any, Literal
 
 import structlog
 
 LogFormat = Literal["json", "console"]
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Write to whatever ``sys.stderr`` is when a record is emitted."""
+
+    # Bound late, so that a replaced stderr (a test runner's capture, a
+    # daemon's redirect) is followed instead of a closed one written to.
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        return
 
 
 def configure_logging(fmt: LogFormat = "console", level: str = "INFO") -> None:
@@ -43,7 +57,7 @@ def configure_logging(fmt: LogFormat = "console", level: str = "INFO") -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
