@@ -3,7 +3,8 @@ Conflicts: opening them, adding siblings, storing them and showing them.
 
 A conflict's siblings are the concurrent versions that could not be merged.
 Its ``base`` is the version the first concurrent change edited; every
-sibling's fields are compared with it to find the conflicting fields.
+sibling's fields are compared with it to find the conflicting fields, and
+shown against it field by field. Resolving one is ``cloud_service.resolution``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import structlog
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_service.db import dialect_insert
@@ -24,20 +25,27 @@ from cloud_service.state import (
     ReportState,
     SiblingRecord,
 )
-from cloud_service.tables import conflicts_table, siblings_table
+from cloud_service.tables import conflicts_table, siblings_table, versions_table
 from syncproto import (
+    FIELD_NAMES,
     Change,
     ConflictPublic,
+    ConflictSibling,
     ConflictsPublic,
     ConflictStatus,
     ReportFields,
+    ResolutionPublic,
     Sibling,
     VersionKind,
+    changed_fields,
+    clock_key,
+    diff_siblings,
 )
 
 log = structlog.get_logger()
 _conflicts = conflicts_table
 _siblings = siblings_table
+_versions = versions_table
 
 
 def add_to_conflict(
@@ -177,6 +185,16 @@ def _sibling_row(conflict: ConflictState, record: SiblingRecord) -> dict[str, An
     }
 
 
+async def conflict_report_id(session: AsyncSession, conflict_id: uuid.UUID) -> str:
+    """Return the report of conflict *conflict_id*, or raise ``ConflictNotFound``."""
+    report_id: str | None = await session.scalar(
+        select(_conflicts.c.report_id).where(_conflicts.c.conflict_id == conflict_id)
+    )
+    if report_id is None:
+        raise ConflictNotFound(conflict_id)
+    return report_id
+
+
 async def get_conflict(session: AsyncSession, conflict_id: uuid.UUID) -> ConflictPublic:
     """Return one conflict, or raise ``ConflictNotFound``."""
     row = (
@@ -186,8 +204,8 @@ async def get_conflict(session: AsyncSession, conflict_id: uuid.UUID) -> Conflic
     ).first()
     if row is None:
         raise ConflictNotFound(conflict_id)
-    siblings = await _load_siblings(session, [conflict_id])
-    return _public(row, siblings.get(conflict_id, []))
+    (conflict,) = await _publics(session, [row])
+    return conflict
 
 
 async def list_conflicts(
@@ -195,6 +213,7 @@ async def list_conflicts(
     *,
     status: ConflictStatus | None,
     report_id: str | None,
+    edge_id: str | None,
     limit: int,
     offset: int,
 ) -> ConflictsPublic:
@@ -204,6 +223,9 @@ async def list_conflicts(
         where.append(_conflicts.c.status == status.value)
     if report_id is not None:
         where.append(_conflicts.c.report_id == report_id)
+    if edge_id is not None:
+        from_edge = select(_siblings.c.conflict_id).where(_siblings.c.origin == edge_id)
+        where.append(_conflicts.c.conflict_id.in_(from_edge))
     count = await session.scalar(
         select(func.count()).select_from(_conflicts).where(*where)
     )
@@ -216,22 +238,122 @@ async def list_conflicts(
             .offset(offset)
         )
     ).all()
+    return ConflictsPublic(conflicts=await _publics(session, rows), count=count or 0)
+
+
+async def mark_resolved(
+    session: AsyncSession, conflict_id: uuid.UUID, resolution: ResolutionPublic
+) -> None:
+    """Close conflict *conflict_id* with *resolution*."""
+    await session.execute(
+        update(_conflicts)
+        .where(_conflicts.c.conflict_id == conflict_id)
+        .values(
+            status=ConflictStatus.RESOLVED.value,
+            resolved_by=resolution.resolved_by,
+            resolved_at=resolution.resolved_at,
+            reason=resolution.reason,
+            resolution_change_id=resolution.change_id,
+            resolution_clock=resolution.clock,
+            resolution_fields=resolution.fields.model_dump(mode="json"),
+            kept_change_id=resolution.kept_change_id,
+        )
+    )
+
+
+async def _publics(session: AsyncSession, rows: Sequence[Any]) -> list[ConflictPublic]:
     siblings = await _load_siblings(session, [r.conflict_id for r in rows])
-    conflicts = [_public(r, siblings.get(r.conflict_id, [])) for r in rows]
-    return ConflictsPublic(conflicts=conflicts, count=count or 0)
+    producers = await _producing_changes(session, rows, siblings)
+    return [_public(r, siblings.get(r.conflict_id, []), producers) for r in rows]
 
 
-def _public(row: Any, siblings: list[SiblingRecord]) -> ConflictPublic:
+async def _producing_changes(
+    session: AsyncSession,
+    rows: Sequence[Any],
+    siblings: dict[uuid.UUID, list[SiblingRecord]],
+) -> dict[tuple[str, str], uuid.UUID]:
+    """
+    Return the change that produced each sibling the cloud made itself.
+
+    A merged version becomes a sibling without a change id of its own; the
+    change that triggered it names it for a resolver (``keep``). The result
+    is keyed by report id and the sibling's ``clock_key``.
+    """
+    report_of = {row.conflict_id: row.report_id for row in rows}
+    wanted = {
+        (report_of[conflict_id], clock_key(record.sibling.clock))
+        for conflict_id, records in siblings.items()
+        for record in records
+        if record.change_id is None
+    }
+    if not wanted:
+        return {}
+    columns = (_versions.c.report_id, _versions.c.clock_key)
+    found = await session.execute(
+        select(*columns, _versions.c.trigger_change_id)
+        .where(
+            tuple_(*columns).in_(list(wanted)),
+            _versions.c.trigger_change_id.is_not(None),
+        )
+        # Newest first, so the oldest version of a clock is the one kept.
+        .order_by(_versions.c.id.desc())
+    )
+    return {(row.report_id, row.clock_key): row.trigger_change_id for row in found}
+
+
+def _public(
+    row: Any,
+    records: list[SiblingRecord],
+    producers: dict[tuple[str, str], uuid.UUID],
+) -> ConflictPublic:
+    base = None if row.base is None else ReportFields.model_validate(row.base)
+    siblings = [
+        _sibling(
+            record,
+            base,
+            producers.get((row.report_id, clock_key(record.sibling.clock))),
+        )
+        for record in records
+    ]
     return ConflictPublic(
         conflict_id=row.conflict_id,
         report_id=row.report_id,
         status=ConflictStatus(row.status),
         base_clock=row.base_clock,
-        base=None if row.base is None else ReportFields.model_validate(row.base),
+        base=base,
         conflicting_fields=row.conflicting_fields,
-        siblings=[s.public() for s in siblings],
+        siblings=siblings,
+        diff=diff_siblings(base, siblings, row.conflicting_fields),
         opened_at=row.opened_at,
+        resolution=_resolution(row),
+    )
+
+
+def _sibling(
+    record: SiblingRecord, base: ReportFields | None, producer: uuid.UUID | None
+) -> ConflictSibling:
+    s = record.sibling
+    changed = changed_fields(base, s.fields)
+    return ConflictSibling(
+        change_id=record.change_id or producer,
+        origin=s.origin,
+        author=record.author,
+        authored_at=s.authored_at,
+        clock=s.clock,
+        fields=s.fields,
+        changed_fields=[name for name in FIELD_NAMES if name in changed],
+    )
+
+
+def _resolution(row: Any) -> ResolutionPublic | None:
+    if row.resolution_change_id is None:
+        return None
+    return ResolutionPublic(
+        change_id=row.resolution_change_id,
+        kept_change_id=row.kept_change_id,
         resolved_by=row.resolved_by,
         resolved_at=row.resolved_at,
         reason=row.reason,
+        clock=row.resolution_clock,
+        fields=ReportFields.model_validate(row.resolution_fields),
     )

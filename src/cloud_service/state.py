@@ -16,7 +16,6 @@ from typing import Any
 from syncproto import (
     Change,
     Clock,
-    ConflictSibling,
     Current,
     FieldName,
     ReportFields,
@@ -88,18 +87,6 @@ class SiblingRecord:
         authored_at = clamp_future(report.updated_at, now)
         sibling = Sibling(report.fields, report.clock, report.origin, authored_at)
         return cls(report.change_id, report.updated_by, sibling)
-
-    def public(self) -> ConflictSibling:
-        """Return the sibling as the conflicts API shows it."""
-        s = self.sibling
-        return ConflictSibling(
-            change_id=self.change_id,
-            origin=s.origin,
-            author=self.author,
-            authored_at=s.authored_at,
-            clock=s.clock,
-            fields=s.fields,
-        )
 
 
 @dataclass

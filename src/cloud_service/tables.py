@@ -26,13 +26,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+from edgesync.migrate import NAMING_CONVENTION
+
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 # SQLite only auto-numbers an INTEGER PRIMARY KEY, not a BIGINT one.
 AutoId = BigInteger().with_variant(Integer(), "sqlite")
@@ -160,6 +155,12 @@ class Conflict(CloudTable, table=True):
     resolved_by: str | None = Field(default=None, max_length=128)
     resolved_at: datetime | None = None
     reason: str | None = Field(default=None, sa_type=Text)
+    # The resolved version, kept here as well so that a conflict shows its
+    # outcome without a lookup in the report's history.
+    resolution_change_id: uuid.UUID | None = None
+    resolution_clock: dict[str, int] | None = Field(default=None, sa_type=JSON)
+    resolution_fields: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    kept_change_id: uuid.UUID | None = None
 
 
 class ConflictSiblingRow(CloudTable, table=True):

@@ -17,8 +17,9 @@ import uvicorn
 
 from cloud_service.settings import CloudSettings
 from edge_service.settings import EdgeSettings
-from edgesync import migrate
+from edgesync import conflicts_cli, migrate
 from edgesync.logs import configure_logging
+from edgesync.security_cli import dev_app, token_app
 
 app = typer.Typer(help="Offline-first sync of field reports.", no_args_is_help=True)
 cloud_app = typer.Typer(help="The central cloud service.", no_args_is_help=True)
@@ -27,6 +28,9 @@ db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(cloud_app, name="cloud")
 app.add_typer(edge_app, name="edge")
 app.add_typer(db_app, name="db")
+app.add_typer(dev_app, name="dev")
+app.add_typer(token_app, name="token")
+app.add_typer(conflicts_cli.app, name="conflicts")
 
 DatabaseUrl = Annotated[
     str | None,

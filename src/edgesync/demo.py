@@ -140,6 +140,10 @@ async def _drive(
         await _phase(progress, "edits while edge-b is cut off", apart, cluster)
         await cluster.proxies["edge-b"].restore()
         converged = await _converge_phase(progress, "edge-b reconnects", cluster)
+        await _resolve_one(cluster.clients["cloud"], workload.shared_id(50))
+        converged = converged and await _converge_phase(
+            progress, "a resolver decides shared-report-050", cluster
+        )
 
     summary = await _summarize(cluster)
     summary["changes"] = len(creates) + len(apart)
@@ -219,6 +223,24 @@ async def _all_reports(client: httpx.AsyncClient) -> dict[str, dict[str, Any]]:
             return reports
 
 
+async def _resolve_one(cloud: httpx.AsyncClient, report_id: str) -> None:
+    """Resolve the open conflict on *report_id* as a resolver would."""
+    listed = await cloud.get(
+        "/conflicts", params={"report_id": report_id, "status": "open"}
+    )
+    (conflict,) = listed.json()["conflicts"]
+    shown = await cloud.get(f"/conflicts/{conflict['conflict_id']}")
+    kept = max(shown.json()["siblings"], key=lambda s: s["authored_at"])
+    response = await cloud.post(
+        f"/conflicts/{conflict['conflict_id']}/resolve",
+        json={"keep": kept["change_id"], "reason": "Confirmed with both patrols"},
+        headers={"If-Match": shown.headers["etag"], "X-Analyst": "resolver-1"},
+    )
+    if response.is_error:
+        msg = f"resolving {report_id}: {response.text}"
+        raise RuntimeError(msg)
+
+
 async def _summarize(cluster: Cluster) -> dict[str, Any]:
     cloud = cluster.clients["cloud"]
     views = {name: await _all_reports(c) for name, c in cluster.clients.items()}
@@ -248,6 +270,7 @@ async def _summarize(cluster: Cluster) -> dict[str, Any]:
             }
         )
     conflicts = (await cloud.get("/conflicts", params={"status": "open"})).json()
+    resolved = (await cloud.get("/conflicts", params={"status": "resolved"})).json()
     nodes.insert(
         0,
         {
@@ -260,7 +283,9 @@ async def _summarize(cluster: Cluster) -> dict[str, Any]:
     return {
         "converged": all(count == 0 for count in differing.values()),
         "outcomes": dict(sorted(outcomes.items())),
+        "merged": outcomes.get("merged", 0),
         "conflicts_open": conflicts["count"],
+        "conflicts_resolved": resolved["count"],
         "nodes": nodes,
     }
 
@@ -282,7 +307,8 @@ def _report(summary: dict[str, Any], options: DemoOptions, console: Console) -> 
     console.print(table)
     console.print(
         f"changes {summary['changes']}, outcomes {summary['outcomes']}, "
-        f"conflicts open {summary['conflicts_open']}, {summary['seconds']} s"
+        f"conflicts open {summary['conflicts_open']}, "
+        f"resolved {summary['conflicts_resolved']}, {summary['seconds']} s"
     )
     verdict = (
         "[green]converged[/green]" if summary["converged"] else "[red]DIVERGED[/red]"

@@ -1,18 +1,78 @@
-"""Reading conflicts."""
+"""Reading conflicts, and resolving them."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Body, Depends, Header, Query, Response
 
-from cloud_service import conflicts
-from cloud_service.routes.deps import MAX_INT, Session
+from cloud_service import conflicts, resolution
+from cloud_service.db import write_transaction
+from cloud_service.errors import PreconditionRequired
+from cloud_service.routes.deps import MAX_INT, Session, Sessions
 from edgesync.problems import PROBLEM_RESPONSES, problem_responses
-from syncproto import ConflictPublic, ConflictsPublic, ConflictStatus
+from syncproto import (
+    AnalystId,
+    ConflictPublic,
+    ConflictResolution,
+    ConflictsPublic,
+    ConflictStatus,
+)
 
 router = APIRouter(prefix="/conflicts", tags=["conflicts"])
+
+_ETAG = {
+    "ETag": {
+        "description": "Send it back in `If-Match` to resolve this conflict.",
+        "schema": {"type": "string"},
+    }
+}
+_NOT_FOUND = problem_responses(404, "No such conflict")
+_RESOLVE_RESPONSES: dict[int | str, Any] = {
+    200: {"description": "The conflict, resolved", "headers": _ETAG},
+    **PROBLEM_RESPONSES,
+    **_NOT_FOUND,
+    **problem_responses(
+        409, "Already resolved, or changed since read; the body holds it as it is"
+    ),
+    **problem_responses(428, "No If-Match header"),
+}
+_EXAMPLES: dict[str, Any] = {
+    "keep": {
+        "summary": "Keep one sibling",
+        "value": {
+            "keep": "00000000-0000-4000-8000-000000000002",
+            "reason": "edge-b's analyst had the later field report",
+        },
+    },
+    "fields": {
+        "summary": "Give field values",
+        "description": "Absent fields keep the report's current value.",
+        "value": {
+            "fields": {"title": "Bridge at grid 4417 intact"},
+            "reason": "confirmed by both teams on the radio",
+        },
+    },
+}
+
+
+async def current_resolver(
+    x_analyst: Annotated[
+        AnalystId, Header(description="The analyst resolving the conflict.")
+    ],
+) -> str:
+    """
+    Return the analyst resolving a conflict.
+
+    The one place that names the resolver, so that a verified JWT ``sub`` with
+    the ``resolver`` role can replace the header without touching any route.
+    """
+    return x_analyst
+
+
+Resolver = Annotated[str, Depends(current_resolver)]
 
 
 @router.get("", responses=PROBLEM_RESPONSES)
@@ -20,28 +80,91 @@ async def list_conflicts(
     session: Session,
     status: ConflictStatus | None = None,
     report_id: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9._:-]{1,128}$")] = None,
+    edge_id: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[a-z0-9-]{1,64}$",
+            description="Only conflicts with a sibling from this edge.",
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
 ) -> ConflictsPublic:
     """
-    List conflicts, oldest first, with their siblings.
+    List conflicts, oldest first, with their siblings and field diffs.
 
     `count` is the number of conflicts matching the filters in all.
     """
     return await conflicts.list_conflicts(
-        session, status=status, report_id=report_id, limit=limit, offset=offset
+        session,
+        status=status,
+        report_id=report_id,
+        edge_id=edge_id,
+        limit=limit,
+        offset=offset,
     )
 
 
 @router.get(
     "/{conflict_id}",
-    responses={**PROBLEM_RESPONSES, **problem_responses(404, "No such conflict")},
+    responses={
+        200: {"description": "The conflict", "headers": _ETAG},
+        **PROBLEM_RESPONSES,
+        **_NOT_FOUND,
+    },
 )
-async def get_conflict(conflict_id: uuid.UUID, session: Session) -> ConflictPublic:
+async def get_conflict(
+    conflict_id: uuid.UUID, session: Session, response: Response
+) -> ConflictPublic:
     """
     Return one conflict: its base, siblings and the fields they disagree on.
 
-    While it is open the report shows a provisional winner: the sibling with
-    the latest `authored_at`, ties broken by the greater `origin`.
+    Each sibling lists the fields it changed against the base, and `diff`
+    shows every conflicting field in the base and in each sibling. While the
+    conflict is open the report shows a provisional winner: the sibling with
+    the latest `authored_at`, ties broken by the greater `origin`. The `ETag`
+    header is what `POST /conflicts/{conflict_id}/resolve` needs in `If-Match`.
     """
-    return await conflicts.get_conflict(session, conflict_id)
+    conflict = await conflicts.get_conflict(session, conflict_id)
+    response.headers["ETag"] = resolution.conflict_etag(conflict)
+    return conflict
+
+
+@router.post("/{conflict_id}/resolve", responses=_RESOLVE_RESPONSES)
+async def resolve_conflict(
+    conflict_id: uuid.UUID,
+    body: Annotated[ConflictResolution, Body(openapi_examples=_EXAMPLES)],
+    sessions: Sessions,
+    resolver: Resolver,
+    response: Response,
+    if_match: Annotated[
+        str | None,
+        Header(description="The ETag of `GET /conflicts/{conflict_id}`."),
+    ] = None,
+) -> ConflictPublic:
+    """
+    Resolve a conflict: keep one sibling, or give the field values.
+
+    `keep` takes a sibling's `change_id`; `fields` takes any of `title`,
+    `content`, `classification` and `deleted`, and the others keep the
+    report's current (provisional) value. The resolved version's clock is the
+    pointwise max of every sibling and of the current version, plus one for
+    `cloud`, so every edge takes it over the conflict through the feed.
+
+    Send the conflict's ETag in `If-Match`: 428 without it, 409 with the
+    conflict as it is now when a sibling joined since you read it, and 409
+    with the existing resolution when it is resolved already.
+    """
+    if if_match is None:
+        raise PreconditionRequired()
+    async with write_transaction(sessions) as session:
+        resolved = await resolution.resolve_conflict(
+            session,
+            conflict_id,
+            body,
+            resolver=resolver,
+            if_match=if_match,
+            now=datetime.now(UTC),
+        )
+    response.headers["ETag"] = resolution.conflict_etag(resolved)
+    return resolved

@@ -1,0 +1,238 @@
+"""
+``edgesync conflicts``: list, inspect and resolve conflicts at the cloud.
+
+A resolution first reads the conflict and sends its ETag back in
+``If-Match``, so the cloud refuses it when a sibling joined in between
+(docs/protocol.md, "Resolution"). A 4xx answer ends the command with the
+problem's detail and exit status 1.
+"""
+
+from __future__ import annotations
+
+import getpass
+import uuid
+from typing import Annotated, Any, NoReturn
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from syncproto import (
+    FIELD_NAMES,
+    ConflictPublic,
+    ConflictSibling,
+    ConflictsPublic,
+    ConflictStatus,
+    ResolutionPublic,
+)
+
+app = typer.Typer(
+    help="List, inspect and resolve conflicts at the cloud.", no_args_is_help=True
+)
+
+DEFAULT_CLOUD_URL = "http://127.0.0.1:8000"
+# Content may be 64 KiB; a table cell shows its start.
+SHOWN_CHARS = 200
+CloudUrl = Annotated[
+    str,
+    typer.Option("--cloud", envvar="EDGESYNC_CLOUD_URL", help="The cloud's base URL"),
+]
+ConflictId = Annotated[uuid.UUID, typer.Argument(help="The conflict's id")]
+
+
+class CloudClient:
+    """The few cloud calls of these commands; a refusal ends the command."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self._http = httpx.Client(base_url=base_url, timeout=30)
+
+    def __enter__(self) -> CloudClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._http.close()
+
+    def send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Send one request; on a transport failure or a 4xx/5xx, exit 1."""
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            _fail(f"cannot reach the cloud at {self.base_url}: {exc}")
+        if response.is_error:
+            _fail(f"{response.status_code}: {_detail(response)}")
+        return response
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        detail = response.json().get("detail")
+    except ValueError:
+        detail = None
+    return str(detail or response.reason_phrase)
+
+
+def _fail(message: str) -> NoReturn:
+    Console(stderr=True).print(Text(message, style="red"))
+    raise typer.Exit(1)
+
+
+@app.command("list")
+def list_conflicts(
+    status: Annotated[
+        ConflictStatus | None, typer.Option(help="open or resolved")
+    ] = None,
+    report: Annotated[str | None, typer.Option(help="Only this report")] = None,
+    edge: Annotated[
+        str | None, typer.Option(help="Only conflicts with a sibling from this edge")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    cloud: CloudUrl = DEFAULT_CLOUD_URL,
+) -> None:
+    """List conflicts, oldest first."""
+    given = {"status": status, "report_id": report, "edge_id": edge}
+    params = {k: v for k, v in given.items() if v is not None}
+    with CloudClient(cloud) as client:
+        response = client.send(
+            "GET", "/conflicts", params=params | {"limit": limit, "offset": offset}
+        )
+    page = ConflictsPublic.model_validate(response.json())
+
+    table = Table(title=f"{page.count} conflict(s)")
+    for column in ("conflict", "report", "status", "conflicting", "siblings", "opened"):
+        table.add_column(column)
+    for conflict in page.conflicts:
+        table.add_row(
+            str(conflict.conflict_id),
+            conflict.report_id,
+            conflict.status.value,
+            ", ".join(conflict.conflicting_fields),
+            ", ".join(s.origin for s in conflict.siblings),
+            conflict.opened_at.isoformat(),
+        )
+    Console().print(table)
+
+
+@app.command("show")
+def show(conflict_id: ConflictId, cloud: CloudUrl = DEFAULT_CLOUD_URL) -> None:
+    """Show a conflict: the base and the siblings side by side, field by field."""
+    with CloudClient(cloud) as client:
+        response = client.send("GET", f"/conflicts/{conflict_id}")
+    conflict = ConflictPublic.model_validate(response.json())
+
+    console = Console()
+    console.print(
+        f"Conflict {conflict.conflict_id} on report [bold]{conflict.report_id}"
+        f"[/bold]: {conflict.status.value}, base clock {conflict.base_clock}"
+    )
+    console.print(_siblings_table(conflict))
+    if conflict.resolution is not None:
+        console.print(_resolution_table(conflict.resolution))
+
+
+def _siblings_table(conflict: ConflictPublic) -> Table:
+    """Return one row per field: the base, then each sibling's value."""
+    table = Table(caption="conflicting fields in red; * marks a changed field")
+    table.add_column("field")
+    table.add_column("base")
+    for sibling in conflict.siblings:
+        table.add_column(_sibling_heading(sibling))
+    base = conflict.base.model_dump(mode="json") if conflict.base else {}
+    for name in FIELD_NAMES:
+        conflicting = name in conflict.conflicting_fields
+        cells = [_cell(base.get(name, "?"), changed=False)]
+        for sibling in conflict.siblings:
+            value = sibling.fields.model_dump(mode="json")[name]
+            cells.append(_cell(value, changed=name in sibling.changed_fields))
+        table.add_row(name, *cells, style="bold red" if conflicting else None)
+    return table
+
+
+def _sibling_heading(sibling: ConflictSibling) -> Text:
+    return Text(
+        f"{sibling.origin} ({sibling.author})\n"
+        f"change {sibling.change_id}\nclock {sibling.clock}"
+    )
+
+
+def _cell(value: object, *, changed: bool) -> Text:
+    """Return *value* as plain text: report text is never read as rich markup."""
+    text = str(value)
+    if len(text) > SHOWN_CHARS:
+        text = text[:SHOWN_CHARS] + "…"
+    return Text(f"* {text}" if changed else text)
+
+
+def _resolution_table(resolution: ResolutionPublic) -> Table:
+    table = Table(title="Resolution", show_header=False)
+    table.add_column("what")
+    table.add_column("value")
+    kept = resolution.kept_change_id
+    rows = {
+        "resolved by": resolution.resolved_by,
+        "resolved at": resolution.resolved_at.isoformat(),
+        "reason": resolution.reason,
+        "kept": str(kept) if kept else "field values given",
+        "clock": str(resolution.clock),
+        **resolution.fields.model_dump(mode="json"),
+    }
+    for what, value in rows.items():
+        table.add_row(what, _cell(value, changed=False))
+    return table
+
+
+@app.command("resolve")
+def resolve(
+    conflict_id: ConflictId,
+    reason: Annotated[str, typer.Option(help="Why; kept for the audit")],
+    keep: Annotated[
+        str | None, typer.Option(help="The change id of the sibling to keep")
+    ] = None,
+    field: Annotated[
+        list[str] | None,
+        typer.Option(help="NAME=VALUE of title, content, classification, deleted"),
+    ] = None,
+    analyst: Annotated[
+        str | None,
+        typer.Option(
+            "--as", envvar="EDGESYNC_ANALYST", help="Resolver [default: login name]"
+        ),
+    ] = None,
+    cloud: CloudUrl = DEFAULT_CLOUD_URL,
+) -> None:
+    """Resolve a conflict: --keep one sibling, or give --field values."""
+    body: dict[str, Any] = {"reason": reason}
+    if keep is not None:
+        body["keep"] = keep
+    if field:
+        body["fields"] = _parse_fields(field)
+    path = f"/conflicts/{conflict_id}"
+    with CloudClient(cloud) as client:
+        etag = client.send("GET", path).headers["ETag"]
+        response = client.send(
+            "POST",
+            f"{path}/resolve",
+            json=body,
+            headers={"If-Match": etag, "X-Analyst": analyst or getpass.getuser()},
+        )
+    conflict = ConflictPublic.model_validate(response.json())
+
+    assert conflict.resolution is not None
+    console = Console()
+    console.print(f"Resolved conflict {conflict_id} of report {conflict.report_id}")
+    console.print(_resolution_table(conflict.resolution))
+
+
+def _parse_fields(pairs: list[str]) -> dict[str, str]:
+    """Return ``--field NAME=VALUE`` pairs as a dict; the cloud checks the values."""
+    fields = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            msg = f"{pair!r} is not NAME=VALUE"
+            raise typer.BadParameter(msg, param_hint="--field")
+        fields[name] = value
+    return fields
