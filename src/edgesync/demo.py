@@ -21,7 +21,13 @@ from typing import Any
 
 import httpx
 from rich.console import Console
-from rich.progress import Progress
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from edgesync import workload
@@ -133,7 +139,13 @@ async def _drive(
     apart = workload.apart_edits() + workload.own_edits(
         options.updates, options.reports_per_edge, options.seed
     )
-    with Progress(console=console, transient=options.json_output) as progress:
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=options.json_output) as progress:
         await _phase(progress, "analysts create reports", creates, cluster)
         await _converge_phase(progress, "first sync", cluster)
         await cluster.proxies["edge-b"].cut()

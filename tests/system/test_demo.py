@@ -40,7 +40,9 @@ def test_demo_converges_and_reports_json() -> None:
     assert summary["changes"] == 60 + 3 * 20 + len_apart_edits() + 200
     assert summary["outcomes"]["conflict"] >= 26
     assert summary["outcomes"]["merged"] >= 20
-    assert summary["conflicts_open"] == 26
+    assert summary["merged"] == summary["outcomes"]["merged"]
+    assert summary["conflicts_open"] == 25
+    assert summary["conflicts_resolved"] == 1
     assert [node["name"] for node in summary["nodes"]] == [
         "cloud",
         "edge-a",
