@@ -77,7 +77,7 @@ def wrk_figures(wrk: str, url: str, workdir: Path) -> dict[str, float]:
     output = subprocess.run(  # noqa: S603 - fixed argv
         [
             wrk,
-            "-t2",
+            "-t1",
             f"-c{CLIENTS}",
             f"-d{SECONDS}s",
             "--latency",
