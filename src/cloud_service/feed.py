@@ -19,9 +19,9 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_service.bulk import insert_rows
-from cloud_service.state import ReportState, fields_of
+from cloud_service.state import ReportState, fields_of, version_columns
 from cloud_service.tables import feed_head_table, feed_table
-from syncproto import FeedEntry, FeedPage, VersionKind
+from syncproto import FeedEntry, FeedPage
 
 _feed = feed_table
 _TAKE = text("UPDATE feed_head SET seq = seq + :n WHERE id = 1 RETURNING seq")
@@ -71,17 +71,4 @@ async def read_page(session: AsyncSession, after: int, limit: int) -> FeedPage:
 
 
 def _entry(row: Any) -> FeedEntry:
-    return FeedEntry(
-        seq=row.seq,
-        report_id=row.report_id,
-        kind=VersionKind(row.kind),
-        fields=fields_of(row),
-        clock=row.clock,
-        change_id=row.change_id,
-        origin=row.origin,
-        created_by=row.created_by,
-        created_at=row.created_at,
-        updated_by=row.updated_by,
-        updated_at=row.updated_at,
-        conflict_id=row.conflict_id,
-    )
+    return FeedEntry(seq=row.seq, **version_columns(row), fields=fields_of(row))

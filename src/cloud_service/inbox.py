@@ -33,7 +33,7 @@ from cloud_service import conflicts, feed
 from cloud_service.bulk import insert_rows, one_of, upsert_rows
 from cloud_service.db import lock_reports
 from cloud_service.edges import PushCounts, record_push
-from cloud_service.state import BatchView, ReportState, fields_of
+from cloud_service.state import BatchView, ReportState, fields_of, version_columns
 from cloud_service.tables import inbox_table, reports_table, versions_table
 from cloud_service.versions import apply_change
 from syncproto import (
@@ -44,7 +44,6 @@ from syncproto import (
     PushBatch,
     PushResult,
     ReportFields,
-    VersionKind,
     clock_key,
 )
 
@@ -325,18 +324,7 @@ async def _load_reports(
 
 def _report_state(row: Any) -> ReportState:
     return ReportState(
-        report_id=row.report_id,
-        fields=fields_of(row),
-        clock=row.clock,
-        clock_key=row.clock_key,
-        kind=VersionKind(row.kind),
-        change_id=row.change_id,
-        origin=row.origin,
-        created_by=row.created_by,
-        created_at=row.created_at,
-        updated_by=row.updated_by,
-        updated_at=row.updated_at,
-        conflict_id=row.conflict_id,
+        **version_columns(row), fields=fields_of(row), clock_key=row.clock_key
     )
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_service.errors import ReportNotFound
-from cloud_service.state import fields_of
+from cloud_service.state import fields_of, version_columns
 from cloud_service.tables import reports_table, versions_table
 from syncproto import Classification, ReportFields, VersionKind
 
@@ -125,18 +125,7 @@ async def get_history(session: AsyncSession, report_id: str) -> ReportHistoryPub
 
 def _public(row: Any) -> ReportPublic:
     return ReportPublic(
-        report_id=row.report_id,
-        **fields_of(row).model_dump(),
-        clock=row.clock,
-        kind=VersionKind(row.kind),
-        change_id=row.change_id,
-        origin=row.origin,
-        created_by=row.created_by,
-        created_at=row.created_at,
-        updated_by=row.updated_by,
-        updated_at=row.updated_at,
-        conflict_id=row.conflict_id,
-        feed_seq=row.feed_seq,
+        **version_columns(row), **fields_of(row).model_dump(), feed_seq=row.feed_seq
     )
 
 

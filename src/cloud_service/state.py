@@ -140,6 +140,22 @@ def fields_columns(fields: ReportFields) -> dict[str, Any]:
     }
 
 
+def version_columns(row: Any) -> dict[str, Any]:
+    """Return what a reports row and a feed row share, ready for the models."""
+    return {
+        "report_id": row.report_id,
+        "clock": row.clock,
+        "kind": VersionKind(row.kind),
+        "change_id": row.change_id,
+        "origin": row.origin,
+        "created_by": row.created_by,
+        "created_at": row.created_at,
+        "updated_by": row.updated_by,
+        "updated_at": row.updated_at,
+        "conflict_id": row.conflict_id,
+    }
+
+
 def fields_of(row: Any) -> ReportFields:
     """Return the report fields held in the columns of *row*."""
     return ReportFields(
