@@ -15,6 +15,7 @@ from cloud_service.retention import purge_periodically
 from cloud_service.routes import conflicts, edges, health, reports, sync
 from cloud_service.settings import CloudSettings
 from edgesync.bodylimit import BodyLimitMiddleware
+from edgesync.headerlimit import HeaderLimitMiddleware
 from edgesync.logs import configure_logging
 from edgesync.migrate import upgrade
 from edgesync.problems import install_problem_handlers
@@ -62,6 +63,7 @@ def create_app(settings: CloudSettings) -> FastAPI:
     for module in (sync, reports, conflicts, edges, health):
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(HeaderLimitMiddleware)
     # Added last, so outermost: even a 413 from the body limit is logged.
     app.add_middleware(RequestLogMiddleware)
 

@@ -105,13 +105,19 @@ async def _advance(session: AsyncSession, edge_id: str, acked: int) -> int:
 
 
 async def record_pull(
-    session: AsyncSession, edge_id: str, after: int, now: datetime
+    session: AsyncSession, edge_id: str, cursor: int, now: datetime
 ) -> None:
-    """Remember that *edge_id* read the feed after *after*."""
+    """Remember that *edge_id* has read the feed up to *cursor*."""
+    # An edge that only reads still shows up in the cloud's list of edges.
+    await session.execute(
+        dialect_insert(session, _edges)
+        .values(edge_id=edge_id, **_ZEROS)
+        .on_conflict_do_nothing()
+    )
     await session.execute(
         update(_edges)
         .where(_edges.c.edge_id == edge_id)
-        .values(last_pull_at=now, feed_cursor=after)
+        .values(last_pull_at=now, feed_cursor=cursor)
     )
 
 

@@ -34,6 +34,7 @@ from edge_service.settings import EdgeSettings
 from edge_service.writer import Writer
 from edgesync import migrate
 from edgesync.bodylimit import BodyLimitMiddleware
+from edgesync.headerlimit import HeaderLimitMiddleware
 from edgesync.problems import install_problem_handlers
 
 log = structlog.get_logger()
@@ -56,6 +57,8 @@ def create_app(
     app = FastAPI(title="edgesync edge", version="0.1.0", lifespan=lifespan)
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
+    # Oversized headers are refused before anything reads them.
+    app.add_middleware(HeaderLimitMiddleware)
     app.include_router(router)
 
     return app

@@ -83,10 +83,10 @@ def record_push(conn: sqlite3.Connection, now: datetime) -> None:
 
 
 def record_success(conn: sqlite3.Connection, now: datetime) -> None:
-    """Note a whole sync run that succeeded, which ends a run of failures."""
+    """Note a sync run that succeeded: it ends a run of failures and its error."""
     conn.execute(
         "UPDATE sync_meta SET last_success_at = ?, consecutive_failures = 0, "
-        "next_attempt_at = NULL WHERE id = ?",
+        "last_error = NULL, next_attempt_at = NULL WHERE id = ?",
         (to_db_time(now), _ID),
     )
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from syncproto import (
     Classification,
@@ -76,6 +77,14 @@ class ReportUpdate(BaseModel):
     content: Content | None = None
     classification: Classification | None = None
     base_clock: ClockField | None = None
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> Self:
+        # An edit that changes nothing would still tick the clock and travel.
+        if self.title is None and self.content is None and self.classification is None:
+            msg = "give at least one of title, content or classification"
+            raise ValueError(msg)
+        return self
 
 
 class CloudVersion(BaseModel):

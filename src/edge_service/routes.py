@@ -141,7 +141,7 @@ async def list_outbox(
     runtime: RuntimeDep,
     state: OutboxState | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
 ) -> OutboxPublic:
     """List changes in ``origin_seq`` order, without their content."""
     query = partial(outbox.list_outbox, limit=limit, after=after, state=state)

@@ -16,7 +16,7 @@ from typing import Literal
 from alembic import command, context
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import MetaData, pool, text
+from sqlalchemy import MetaData, make_url, pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -31,6 +31,7 @@ NAMING_CONVENTION = {
 }
 # Any fixed number works; it only has to be the same for every replica.
 _MIGRATION_LOCK = 0x65646765
+_NO_FILE = (None, "", ":memory:")
 
 
 def migrations_dir() -> Path:
@@ -56,7 +57,10 @@ def head_revision(service: Service) -> str | None:
 
 
 async def upgrade(service: Service, url: str) -> None:
-    """Bring the database at *url* to the newest revision."""
+    """Bring the database at *url* to the newest revision, creating a SQLite file."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in _NO_FILE:
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     # alembic's async env calls asyncio.run, which needs a thread of its own.
     await asyncio.to_thread(command.upgrade, alembic_config(service, url), "head")
 

@@ -6,7 +6,14 @@ import enum
 import uuid
 from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    Strict,
+    model_validator,
+)
 
 from syncproto.clock import Clock, tick, validate_clock
 from syncproto.report import AnalystId, EdgeId, ReportFields, ReportId
@@ -23,7 +30,7 @@ ClockField = Annotated[
     ),
 ]
 # origin_seq stays within a signed 64-bit column on both databases.
-OriginSeq = Annotated[int, Field(ge=1, le=2**63 - 1)]
+OriginSeq = Annotated[int, Strict(), Field(ge=1, le=2**63 - 1)]
 
 
 class ChangeOp(enum.StrEnum):

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from syncproto.change import ClockField
 from syncproto.report import (
@@ -115,7 +115,7 @@ class ResolutionFields(BaseModel):
     title: Title | None = None
     content: Content | None = None
     classification: Classification | None = None
-    deleted: bool | None = None
+    deleted: StrictBool | None = None
 
     def overlay(self, current: ReportFields) -> ReportFields:
         """Return *current* with every field given here replaced."""

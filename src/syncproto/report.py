@@ -5,12 +5,32 @@ from __future__ import annotations
 import enum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+)
 
 from syncproto.text import MAX_TITLE_CHARS, Content, SafeText
 
 ReportId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
-EdgeId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{1,64}$")]
+
+
+def _not_reserved(value: str) -> str:
+    if value == "cloud":
+        msg = "'cloud' is reserved for resolutions and cannot name an edge"
+        raise ValueError(msg)
+    return value
+
+
+EdgeId = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9-]{1,64}$"),
+    AfterValidator(_not_reserved),
+]
 Title = Annotated[SafeText, Field(min_length=1, max_length=MAX_TITLE_CHARS)]
 AnalystId = Annotated[SafeText, Field(min_length=1, max_length=128)]
 
@@ -46,4 +66,4 @@ class ReportFields(BaseModel):
     title: Title
     content: Content
     classification: Classification
-    deleted: bool = False
+    deleted: StrictBool = False

@@ -11,12 +11,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 
 MAX_CONTENT_BYTES = 64 * 1024
 MAX_TITLE_CHARS = 200
 # A wall clock this far ahead of the receiver is not believed (PROTOCOL.md).
 FUTURE_SKEW = timedelta(minutes=5)
+# Field reports are written now; years far outside this are a broken clock or
+# an attack, and the edge's and PostgreSQL's time types both hold this range.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 12, 30, tzinfo=UTC)
 
 
 def check_text(value: str) -> str:
@@ -43,8 +47,24 @@ def check_content(value: str) -> str:
 
 
 def to_utc(value: datetime) -> datetime:
-    """Normalise an offset-aware datetime to UTC."""
-    return value.astimezone(UTC)
+    """Normalise an offset-aware datetime to UTC within the years we accept."""
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        msg = "timestamp is out of range once moved to UTC"
+        raise ValueError(msg) from None
+    if not EARLIEST <= utc <= LATEST:
+        msg = f"timestamp must lie between {EARLIEST:%Y} and {LATEST:%Y} (UTC)"
+        raise ValueError(msg)
+    return utc
+
+
+def only_text(value: object) -> object:
+    """Refuse a timestamp given as a number: its unit would have to be guessed."""
+    if isinstance(value, int | float):
+        msg = "timestamps are ISO 8601 text with a UTC offset, not numbers"
+        raise ValueError(msg)
+    return value
 
 
 def clamp_future(value: datetime, now: datetime) -> datetime:
@@ -59,4 +79,6 @@ def clamp_future(value: datetime, now: datetime) -> datetime:
 
 SafeText = Annotated[str, AfterValidator(check_text)]
 Content = Annotated[str, AfterValidator(check_content)]
-UtcDatetime = Annotated[AwareDatetime, AfterValidator(to_utc)]
+UtcDatetime = Annotated[
+    AwareDatetime, BeforeValidator(only_text), AfterValidator(to_utc)
+]

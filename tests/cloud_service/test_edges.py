@@ -41,12 +41,27 @@ async def test_rejected_changes_count_as_arrived(client: httpx.AsyncClient) -> N
 
 
 async def test_feed_read_records_cursor_and_lag(client: httpx.AsyncClient) -> None:
-    """Reading the feed with edge_id records the cursor; lag is head minus cursor."""
+    """
+    Reading the feed with edge_id records how far the edge has now read (the
+    page's next_after, not the after it sent); lag is head minus that cursor.
+    """
     await push(client, "edge-a", change("edge-a", 1), change("edge-a", 2, "r2"))
 
-    await client.get("/sync/feed", params={"after": 1, "edge_id": "edge-a"})
+    await client.get("/sync/feed", params={"after": 0, "limit": 1, "edge_id": "edge-a"})
 
     status = await _edge(client, "edge-a")
     assert status["feed_cursor"] == 1
     assert status["lag"] == 1
     assert status["last_pull_at"] is not None
+
+
+async def test_an_edge_that_only_reads_is_listed(client: httpx.AsyncClient) -> None:
+    """An edge that has pulled but never pushed still shows in /edges."""
+    await push(client, "edge-a", change("edge-a", 1))
+
+    await client.get("/sync/feed", params={"after": 0, "edge_id": "edge-b"})
+
+    status = await _edge(client, "edge-b")
+    assert status["feed_cursor"] == 1
+    assert status["lag"] == 0
+    assert status["changes_received"] == 0

@@ -253,3 +253,31 @@ async def test_writer_failure_is_isolated_to_its_job(edge: Edge) -> None:
     assert isinstance(results[1], RuntimeError)
     assert len(await query(edge, "SELECT 1 FROM reports")) == 2
     assert (await query(edge, "SELECT feed_cursor FROM sync_meta"))[0][0] == 0
+
+
+async def test_an_edit_that_changes_nothing_is_refused(edge: Edge) -> None:
+    """An empty PATCH is a 422 problem and ticks no clock, queues no change."""
+    await create(edge, "r-empty")
+
+    for body in ({}, {"title": None}):
+        response = await edge.client.patch("/reports/r-empty", json=body)
+
+        assert response.status_code == 422
+        assert response.headers["content-type"] == "application/problem+json"
+    report = (await edge.client.get("/reports/r-empty")).json()
+    assert report["clock"] == {"edge-a": 1}
+
+
+async def test_outbox_cursor_beyond_any_seq_is_a_422(edge: Edge) -> None:
+    """An outbox cursor too large for SQLite is refused, not a 500."""
+    response = await edge.client.get("/outbox", params={"after": 10**20})
+
+    assert response.status_code == 422
+
+
+async def test_oversized_headers_are_refused_before_any_route(edge: Edge) -> None:
+    """A 70 KB header is a 431 problem, whatever the route would have done."""
+    response = await edge.client.get("/reports", headers={"X-Filler": "x" * 70_000})
+
+    assert response.status_code == 431
+    assert response.headers["content-type"] == "application/problem+json"

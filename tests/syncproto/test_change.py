@@ -33,6 +33,16 @@ def with_(**changes: Any) -> dict[str, Any]:
     return raw
 
 
+def test_deleted_must_be_a_boolean() -> None:
+    """A string or number for deleted is refused, never read as true."""
+    for loose in ("yes", 1, "off"):
+        raw = with_()
+        raw["fields"] = {**raw["fields"], "deleted": loose}
+
+        with pytest.raises(ValidationError, match="boolean"):
+            Change.model_validate(raw)
+
+
 def test_authored_at_is_normalised_to_utc() -> None:
     """BC-13: +05:30 becomes the same instant in UTC, shown with Z."""
     change = Change.model_validate(GOOD)
@@ -74,6 +84,14 @@ def test_content_limit_counts_utf8_bytes() -> None:
         (with_(op="update"), "needs the base_clock"),
         (with_(origin_seq=0), "origin_seq"),
         (with_(surplus=1), "surplus"),
+        (with_(origin_seq=1.0), "origin_seq"),
+        (with_(origin_seq=True), "origin_seq"),
+        (with_(origin_seq="1"), "origin_seq"),
+        (with_(authored_at=1733220000), "not numbers"),
+        (with_(authored_at="0001-01-01T00:00:00+05:00"), "out of range"),
+        (with_(authored_at="9999-12-31T23:59:59-14:00"), "out of range"),
+        (with_(authored_at="1969-12-31T23:59:59Z"), "between 1970"),
+        (with_(origin="cloud", clock={"cloud": 1}), "reserved"),
     ],
 )
 def test_invalid_changes_are_refused(bad: dict[str, Any], message: str) -> None:

@@ -78,18 +78,21 @@ async def read_feed(
     again while `has_more` is true. A seq below one you have seen never
     appears later, so a cursor never skips an entry.
     """
+    page = await feed.read_page(session, after, limit)
     if edge_id is not None:
         # Noted after the answer is sent: the edge's status at the cloud may
         # lag a moment, the edge's pull does not wait for a write.
-        background.add_task(_note_pull, sessions, edge_id, after, datetime.now(UTC))
-    return await feed.read_page(session, after, limit)
+        background.add_task(
+            _note_pull, sessions, edge_id, page.next_after, datetime.now(UTC)
+        )
+    return page
 
 
 async def _note_pull(
     sessions: async_sessionmaker[AsyncSession],
     edge_id: str,
-    after: int,
+    cursor: int,
     at: datetime,
 ) -> None:
     async with write_transaction(sessions) as writer:
-        await record_pull(writer, edge_id, after, at)
+        await record_pull(writer, edge_id, cursor, at)
