@@ -9,7 +9,6 @@ problem's detail and exit status 1.
 
 from __future__ import annotations
 
-import getpass
 import uuid
 from typing import Annotated, Any, NoReturn
 
@@ -102,7 +101,9 @@ def list_conflicts(
     page = ConflictsPublic.model_validate(response.json())
 
     table = Table(title=f"{page.count} conflict(s)")
-    for column in ("conflict", "report", "status", "conflicting", "siblings", "opened"):
+    # Ids are never cut: they are what `show` and `resolve` take.
+    table.add_column("conflict", no_wrap=True, overflow="fold", min_width=36)
+    for column in ("report", "status", "conflicting", "siblings", "opened"):
         table.add_column(column)
     for conflict in page.conflicts:
         table.add_row(
@@ -188,18 +189,18 @@ def _resolution_table(resolution: ResolutionPublic) -> Table:
 def resolve(
     conflict_id: ConflictId,
     reason: Annotated[str, typer.Option(help="Why; kept for the audit")],
+    analyst: Annotated[
+        str,
+        typer.Option(
+            "--as", envvar="EDGESYNC_ANALYST", help="Who resolves: named in the record"
+        ),
+    ],
     keep: Annotated[
         str | None, typer.Option(help="The change id of the sibling to keep")
     ] = None,
     field: Annotated[
         list[str] | None,
         typer.Option(help="NAME=VALUE of title, content, classification, deleted"),
-    ] = None,
-    analyst: Annotated[
-        str | None,
-        typer.Option(
-            "--as", envvar="EDGESYNC_ANALYST", help="Resolver [default: login name]"
-        ),
     ] = None,
     cloud: CloudUrl = DEFAULT_CLOUD_URL,
 ) -> None:
@@ -216,7 +217,7 @@ def resolve(
             "POST",
             f"{path}/resolve",
             json=body,
-            headers={"If-Match": etag, "X-Analyst": analyst or getpass.getuser()},
+            headers={"If-Match": etag, "X-Analyst": analyst},
         )
     conflict = ConflictPublic.model_validate(response.json())
 

@@ -77,9 +77,19 @@ async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc.status, exc.title, exc.detail, **exc.extra)
 
 
+# Starlette's own answers for routing say only "Not Found"; say what was asked.
+_ROUTING_DETAILS = {
+    404: "nothing is served at {path}",
+    405: "{method} is not allowed on {path}",
+}
+
+
 async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    response = problem_response(exc.status_code, str(exc.detail), str(exc.detail))
+    detail = _ROUTING_DETAILS.get(exc.status_code, "{detail}").format(
+        detail=exc.detail, method=request.method, path=request.url.path
+    )
+    response = problem_response(exc.status_code, str(exc.detail), detail)
     response.headers.update(exc.headers or {})
     return response
 

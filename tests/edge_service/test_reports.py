@@ -281,3 +281,14 @@ async def test_oversized_headers_are_refused_before_any_route(edge: Edge) -> Non
 
     assert response.status_code == 431
     assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_unknown_route_and_method_answer_problems(edge: Edge) -> None:
+    """Routing errors are problem documents that say what was asked."""
+    missing = await edge.client.get("/nope")
+    wrong = await edge.client.put("/reports/r-1", json={})
+
+    assert missing.status_code == 404
+    assert missing.json()["detail"] == "nothing is served at /nope"
+    assert wrong.status_code == 405
+    assert wrong.json()["detail"] == "PUT is not allowed on /reports/r-1"

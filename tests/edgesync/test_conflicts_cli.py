@@ -160,6 +160,8 @@ def test_resolve_fields_overlays_the_current_version(cloud_url: str) -> None:
         "classification=IL4",
         "--reason",
         "agreed",
+        "--as",
+        "resolver-1",
     )
 
     assert result.exit_code == 0, result.output
@@ -197,10 +199,28 @@ def test_refused_resolution_exits_1_with_detail(
     """A resolution the cloud refuses with 422 exits 1 and prints why."""
     conflict_id, _, _ = _open_conflict(cloud_url)
 
-    result = _run(cloud_url, "resolve", conflict_id, *args)
+    result = _run(cloud_url, "resolve", conflict_id, *args, "--as", "resolver-1")
 
     assert result.exit_code == 1
     assert "422" in result.output
+
+
+def test_resolve_names_its_resolver(cloud_url: str) -> None:
+    """Without --as (or EDGESYNC_ANALYST) resolve refuses to guess who decides."""
+    conflict_id, _, from_b = _open_conflict(cloud_url)
+
+    result = _run(
+        cloud_url,
+        "resolve",
+        conflict_id,
+        "--keep",
+        from_b["change_id"],
+        "--reason",
+        "r",
+    )
+
+    assert result.exit_code == 2
+    assert "--as" in result.output
 
 
 def test_unknown_conflict_exits_1(cloud_url: str) -> None:
@@ -223,6 +243,8 @@ def test_field_without_value_is_a_usage_error() -> None:
             "title",
             "--reason",
             "r",
+            "--as",
+            "resolver-1",
             "--cloud",
             "http://127.0.0.1:9",
         ],
