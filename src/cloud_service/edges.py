@@ -4,7 +4,7 @@ What the cloud knows of each edge: how far its pushes arrived, and its pulls.
 ``acked_seq`` is the highest ``origin_seq`` such that every change from 1 to
 it is in the inbox (rejected ones included: they arrived). A change that
 never arrived leaves ``max_seq`` above ``acked_seq``: the gap is visible here
-instead of passing silently (PROTOCOL.md, Terms).
+instead of passing silently (docs/protocol.md, "Vocabulary").
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """
 The feed: every new current version, under a strictly increasing seq.
 
-Ordering guarantee. PROTOCOL.md requires that a reader never sees seq N+1
+Ordering guarantee. docs/protocol.md requires that a reader never sees seq N+1
 before a lower seq has committed, even with concurrent pushes and several
 cloud processes. A push therefore takes its seqs as the very last step before
 commit, with ``UPDATE feed_head SET seq = seq + n RETURNING seq``. The row

@@ -1,7 +1,7 @@
 """
 Resolving a conflict: one new version, after every sibling, that closes it.
 
-A resolver keeps one sibling or gives field values (PROTOCOL.md,
+A resolver keeps one sibling or gives field values (docs/protocol.md,
 "Conflicts"). The resolved version's clock is the pointwise max of every
 sibling and of the report's current version, with ``cloud`` ticked over it,
 so every edge takes it over whatever it holds of the conflict, and a change

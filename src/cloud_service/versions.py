@@ -107,7 +107,8 @@ def _make_current(
         created_at=current.created_at if current else change.authored_at,
         updated_by=change.author,
         updated_at=change.authored_at,
-        # An open conflict stays open until resolved (PROTOCOL.md, Conflicts).
+        # An open conflict stays open until resolved
+        # (docs/protocol.md, "Merge and conflicts").
         conflict_id=current.conflict_id if current else None,
     )
 

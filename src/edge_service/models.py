@@ -2,7 +2,7 @@
 What the edge's HTTP API reads and answers, apart from the wire protocol.
 
 Inputs validate with the protocol's own types (``syncproto``), so a report the
-edge accepts is one the cloud accepts too (PROTOCOL.md, "Invalid input").
+edge accepts is one the cloud accepts too (docs/protocol.md, "A change on the wire").
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ Pull: apply the cloud's feed, page by page, with the clock rules.
 
 A page and the cursor move are one writer job, so a failure in the middle of
 a page leaves both as they were and the page is applied again, whole, on the
-next attempt (PROTOCOL.md, "Pull"; BC-05).
+next attempt (docs/protocol.md, "Pull"; BC-05).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Push: drain the outbox to the cloud's inbox, oldest change first.
 Batches are bounded by the cloud's advertised count and body size, measured
 on the exact bytes sent. A change that cannot fit any body is held; a 413 or a
 whole-batch 400/422 splits the batch in halves until the change at fault is
-alone, so one bad change never blocks the ones behind it (PROTOCOL.md, "Push").
+alone, so one bad change never blocks the ones behind it (docs/protocol.md, "Push").
 """
 
 from __future__ import annotations

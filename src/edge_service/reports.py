@@ -3,7 +3,7 @@ Reports: the write jobs the API hands to the writer, and the read queries.
 
 A write job reads the current row, ticks its clock at this edge, writes the
 row and appends the change to the outbox, all inside the writer's savepoint:
-either both rows are stored or neither is (PROTOCOL.md, "Edge write path").
+either both rows are stored or neither is (docs/protocol.md, "The edge write path").
 """
 
 from __future__ import annotations

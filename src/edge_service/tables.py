@@ -57,7 +57,7 @@ class Outbox(EdgeTable, table=True):
     One change per row, in the order it was written.
 
     ``origin_seq`` is an AUTOINCREMENT rowid, so it rises by one per change
-    and is never reused, even after a purge (PROTOCOL.md, "Change").
+    and is never reused, even after a purge (docs/protocol.md, "A change on the wire").
     """
 
     __tablename__ = "outbox"

@@ -5,7 +5,7 @@ Each side is compared with the base, the version both started from. A field
 changed on one side only takes that side's value; changed on several sides to
 one value is fine; changed to different values is a conflicting field. Without
 a base every field that differs between the sides is conflicting. Deleting a
-report while another side edits it is always a conflict (PROTOCOL.md).
+report while another side edits it is always a conflict (docs/protocol.md).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
 class Outcome(enum.StrEnum):
-    """What the cloud did with one change (PROTOCOL.md, "Push")."""
+    """What the cloud did with one change (docs/protocol.md, "Push")."""
 
     APPLIED = "applied"
     DUPLICATE = "duplicate"

@@ -15,7 +15,7 @@ from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 
 MAX_CONTENT_BYTES = 64 * 1024
 MAX_TITLE_CHARS = 200
-# A wall clock this far ahead of the receiver is not believed (PROTOCOL.md).
+# A wall clock this far ahead of the receiver is not believed (docs/protocol.md).
 FUTURE_SKEW = timedelta(minutes=5)
 # Field reports are written now; years far outside this are a broken clock or
 # an attack, and the edge's and PostgreSQL's time types both hold this range.

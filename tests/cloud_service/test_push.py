@@ -1,4 +1,4 @@
-"""The inbox outcomes of PROTOCOL.md's push table."""
+"""The inbox outcomes of docs/protocol.md's push table."""
 
 from __future__ import annotations
 

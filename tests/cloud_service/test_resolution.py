@@ -14,7 +14,7 @@ import structlog
 from tests.cloud_service.helpers import change, feed, outcomes, push, report
 
 BASE = {"edge-a": 1}
-# PROTOCOL.md, "Conflicts": pointwise max of the siblings, then cloud + 1.
+# docs/protocol.md, "Resolution": pointwise max of the siblings, then cloud + 1.
 RESOLVED_CLOCK = {"edge-a": 2, "edge-b": 1, "cloud": 1}
 REASON = "edge-b saw the site last"
 

@@ -112,7 +112,7 @@ async def test_list_pages_by_report_id_and_filters(edge: Edge) -> None:
     ],
 )
 async def test_invalid_report_is_422_problem(edge: Edge, body: dict[str, str]) -> None:
-    """Invalid input (PROTOCOL.md "Invalid input") answers a 422 problem, no row."""
+    """Invalid input (docs/protocol.md) answers a 422 problem and stores no row."""
     response = await edge.client.post("/reports", json=body)
 
     assert response.status_code == 422

@@ -1,4 +1,4 @@
-"""Validation of changes as they travel (PROTOCOL.md, "Invalid input")."""
+"""Validation of changes as they travel (docs/protocol.md, "A change on the wire")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Vector clock comparison, ticking and merging (PROTOCOL.md, "Vector clock")."""
+"""Vector clock comparison, ticking and merging (docs/protocol.md, "Vector clocks")."""
 
 from __future__ import annotations
 

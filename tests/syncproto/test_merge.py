@@ -1,4 +1,4 @@
-"""Field-wise three-way merge and the outcome decision (PROTOCOL.md, "Push")."""
+"""Field-wise three-way merge and the outcome decision (docs/protocol.md, "Push")."""
 
 from __future__ import annotations
 
