@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path
+from typing import Any, Self
+
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from edgesync.certs import server_ssl_options
 from edgesync.logs import LogFormat
 from syncproto import DEFAULT_MAX_BODY_BYTES, MAX_BATCH_CHANGES
 
@@ -47,6 +51,34 @@ class CloudSettings(BaseSettings):
         description="uvicorn worker processes. The cloud keeps no state in a "
         "process, so N workers behave as N replicas on one database.",
     )
+    tls_certfile: Path | None = Field(
+        default=None, description="Serve HTTPS with this certificate (PEM)"
+    )
+    tls_keyfile: Path | None = Field(
+        default=None, description="Its private key; refused when others can read it"
+    )
+    tls_client_ca: Path | None = Field(
+        default=None,
+        description="Require client certificates issued by this CA (mutual TLS)",
+    )
     migrate_on_start: bool = True
     log_format: LogFormat = "console"
     log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _tls_pairs(self) -> Self:
+        if (self.tls_certfile is None) != (self.tls_keyfile is None):
+            msg = "give both tls_certfile and tls_keyfile, or neither"
+            raise ValueError(msg)
+        if self.tls_client_ca is not None and self.tls_certfile is None:
+            msg = "mutual TLS (tls_client_ca) needs tls_certfile and tls_keyfile"
+            raise ValueError(msg)
+        return self
+
+    def uvicorn_tls(self) -> dict[str, Any]:
+        """Return uvicorn's TLS options, empty when serving plain HTTP."""
+        if self.tls_certfile is None or self.tls_keyfile is None:
+            return {}
+        return server_ssl_options(
+            self.tls_certfile, self.tls_keyfile, client_ca=self.tls_client_ca
+        )

@@ -83,6 +83,7 @@ async def _running_edge(
         base_url=settings.cloud_url,
         timeout=settings.request_timeout,
         transport=transport,
+        verify=settings.cloud_tls(),
     )
     sync_loop = _build_loop(
         settings, CloudClient(http, settings.edge_id), writer, reader

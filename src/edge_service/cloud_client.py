@@ -98,7 +98,9 @@ class CloudClient:
                 method, url, content=content, headers=headers, params=params
             )
         except httpx.TransportError as exc:
-            detail = f"{type(exc).__name__} calling {url}"
+            # The cause (refused, timed out, certificate not trusted) is what an
+            # operator needs to act on; it never holds a token or report text.
+            detail = f"{type(exc).__name__} calling {url}: {exc}"[:500]
             raise CloudUnavailableError(detail, retry_after=None) from exc
         if response.is_success:
             return response

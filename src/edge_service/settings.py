@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ssl
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from edgesync.certs import client_ssl_context
 from edgesync.logs import LogFormat
 from syncproto import MAX_BATCH_CHANGES, EdgeId
 
@@ -41,9 +45,24 @@ class EdgeSettings(BaseSettings):
         gt=0,
         description="Largest API request body; a 64 KiB report escaped as JSON fits",
     )
+    cloud_ca_file: Path | None = Field(
+        default=None, description="CA bundle that signed the cloud's certificate"
+    )
+    client_certfile: Path | None = Field(
+        default=None, description="This edge's certificate, for mutual TLS"
+    )
+    client_keyfile: Path | None = Field(default=None, description="Its private key")
     migrate_on_start: bool = True
     log_format: LogFormat = "console"
     log_level: str = "INFO"
+
+    def cloud_tls(self) -> ssl.SSLContext | bool:
+        """Return how to verify the cloud: its CA (and our cert), or the system's."""
+        if self.cloud_ca_file is None:
+            return True
+        return client_ssl_context(
+            self.cloud_ca_file, self.client_certfile, self.client_keyfile
+        )
 
     @property
     def resolved_database_url(self) -> str:

@@ -83,7 +83,9 @@ def cloud_serve(
     settings = CloudSettings(**flags)
     configure_logging(settings.log_format, settings.log_level)
     if settings.workers == 1:
-        _serve(create_app(settings), settings.host, settings.port)
+        _serve(
+            create_app(settings), settings.host, settings.port, **settings.uvicorn_tls()
+        )
         return
     # Workers are fresh processes that read their settings from the
     # environment; migrate once here rather than racing in every worker.
@@ -97,6 +99,7 @@ def cloud_serve(
         settings.port,
         factory=True,
         workers=settings.workers,
+        **settings.uvicorn_tls(),
     )
 
 

@@ -31,6 +31,7 @@ from rich.progress import (
 from rich.table import Table
 
 from edgesync import workload
+from edgesync.certs import create_dev_certs
 from edgesync.cluster import Node, start_cloud, start_edge
 from edgesync.logs import configure_logging
 from edgesync.netproxy import NetProxy
@@ -90,7 +91,10 @@ async def run_demo(options: DemoOptions) -> int:
 
 
 async def _start(workdir: Path, database_url: str | None) -> Cluster:
-    cloud = start_cloud(workdir, database_url)
+    # The cloud serves HTTPS with a development CA that every edge trusts; the
+    # proxies pass TLS through untouched, as a real network would.
+    certs = create_dev_certs(workdir / "certs", list(workload.EDGES))
+    cloud = start_cloud(workdir, database_url, certs=certs)
     edges: dict[str, Node] = {}
     proxies: dict[str, NetProxy] = {}
     try:
@@ -101,8 +105,9 @@ async def _start(workdir: Path, database_url: str | None) -> Cluster:
             proxies[edge] = proxy
             edges[edge] = start_edge(
                 edge,
-                proxy.url,
+                f"https://127.0.0.1:{proxy.port}",
                 workdir,
+                EDGESYNC_CLOUD_CA_FILE=str(certs.ca),
                 EDGESYNC_SYNC_INTERVAL="0.5",
                 EDGESYNC_BACKOFF_CAP="2",
             )
@@ -112,8 +117,7 @@ async def _start(workdir: Path, database_url: str | None) -> Cluster:
             node.stop()
         raise
     clients = {
-        node.name: httpx.AsyncClient(base_url=node.url, timeout=30.0)
-        for node in [cloud, *edges.values()]
+        node.name: node.client(timeout=30.0) for node in [cloud, *edges.values()]
     }
     return Cluster(cloud, edges, proxies, clients)
 
@@ -294,6 +298,7 @@ async def _summarize(cluster: Cluster) -> dict[str, Any]:
     )
     return {
         "converged": all(count == 0 for count in differing.values()),
+        "tls": cluster.cloud.url.startswith("https://"),
         "outcomes": dict(sorted(outcomes.items())),
         "merged": outcomes.get("merged", 0),
         "conflicts_open": conflicts["count"],

@@ -37,6 +37,8 @@ def test_demo_converges_and_reports_json() -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout)
     assert summary["converged"] is True
+    assert summary["tls"] is True
+    assert summary["nodes"][0]["url"].startswith("https://127.0.0.1:")
     assert summary["changes"] == 60 + 3 * 20 + len_apart_edits() + 200
     assert summary["outcomes"]["conflict"] >= 26
     assert summary["outcomes"]["merged"] >= 20
@@ -49,7 +51,9 @@ def test_demo_converges_and_reports_json() -> None:
         "edge-b",
         "edge-c",
     ]
-    assert all(node["url"].startswith("http://127.0.0.1:") for node in summary["nodes"])
+    assert all(
+        node["url"].startswith("http://127.0.0.1:") for node in summary["nodes"][1:]
+    )
     assert summary["seconds"] < 60
 
 
