@@ -29,9 +29,14 @@ async def purge_periodically(
     retention: timedelta,
     interval: float,
 ) -> None:
-    """Purge the inbox every *interval* seconds, forever."""
+    """Purge the inbox every *interval* seconds, forever, whatever one run meets."""
     while True:
-        async with write_transaction(sessions) as session:
-            purged = await purge_inbox(session, datetime.now(UTC) - retention)
-        log.info("inbox_purged", purged=purged, retention_days=retention.days)
+        try:
+            async with write_transaction(sessions) as session:
+                purged = await purge_inbox(session, datetime.now(UTC) - retention)
+        except Exception as exc:
+            # A database blip must not end purging for the life of the process.
+            log.warning("inbox_purge_failed", error=type(exc).__name__)
+        else:
+            log.info("inbox_purged", purged=purged, retention_days=retention.days)
         await asyncio.sleep(interval)
