@@ -100,6 +100,24 @@ def append_change(
     return change
 
 
+def count_held(conn: sqlite3.Connection) -> int:
+    """Return how many changes are held as too large for the cloud's limit."""
+    row = conn.execute(
+        "SELECT count(*) FROM outbox WHERE state = ?", (OutboxState.HELD.value,)
+    ).fetchone()
+    return int(row[0])
+
+
+def release_held(conn: sqlite3.Connection, max_payload_bytes: int) -> int:
+    """Make held changes that now fit *max_payload_bytes* pending again."""
+    cursor = conn.execute(
+        "UPDATE outbox SET state = ?, reason = NULL "
+        "WHERE state = ? AND length(CAST(payload AS BLOB)) <= ?",
+        (OutboxState.PENDING.value, OutboxState.HELD.value, max_payload_bytes),
+    )
+    return cursor.rowcount
+
+
 def pending_changes(
     conn: sqlite3.Connection, *, after: int, limit: int
 ) -> list[PendingChange]:

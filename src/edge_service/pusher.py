@@ -111,6 +111,11 @@ class Pusher:
     async def push_all(self) -> None:
         """Push until no pending change is left; raise on a transport failure."""
         limits: BatchLimits | None = None
+        if await self._reader.run(outbox.count_held):
+            # A held change goes out again once the cloud's limit lets it.
+            limits = await self._limits()
+            fits = limits.body_bytes - self._envelope.size(0, 1)
+            await self._writer.run(partial(outbox.release_held, max_payload_bytes=fits))
         after = 0
         while True:
             changes = await self._reader.run(
@@ -121,17 +126,20 @@ class Pusher:
             if limits is None:
                 # Asked only when there is something to send, so that a sync
                 # with nothing new costs no round trip for it.
-                info = await self._client.info()
-                limits = BatchLimits(
-                    changes=min(self._batch_size, info.max_batch_changes),
-                    body_bytes=info.max_body_bytes,
-                )
+                limits = await self._limits()
             after = changes[-1].origin_seq
             batches, too_large = pack(changes, self._envelope, limits)
             if too_large:
                 await self._hold(too_large, limits.body_bytes)
             for batch in batches:
                 await self._send(batch)
+
+    async def _limits(self) -> BatchLimits:
+        info = await self._client.info()
+        return BatchLimits(
+            changes=min(self._batch_size, info.max_batch_changes),
+            body_bytes=info.max_body_bytes,
+        )
 
     async def _send(self, batch: list[PendingChange]) -> None:
         body = self._envelope.encode(batch)

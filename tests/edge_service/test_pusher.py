@@ -88,6 +88,19 @@ async def test_bc12_change_too_large_is_held_rest_go_through(edge: Edge) -> None
     assert "too large" in status["recent_held"][0]["reason"]
 
 
+async def test_held_change_goes_out_once_the_limit_allows(edge: Edge) -> None:
+    """When the cloud raises its body limit, a held change is sent and applied."""
+    edge.cloud.max_body_bytes = 32 * 1024
+    await create(edge, "big", content=CYRILLIC)
+    await sync_until_drained(edge)
+    edge.cloud.max_body_bytes = 4 * 1024 * 1024
+
+    status = await sync_until_drained(edge)
+
+    assert await outbox_states(edge) == {"big#1": "applied"}
+    assert status["held"] == 0
+
+
 async def test_rejected_change_is_final_and_rest_go_through(edge: Edge) -> None:
     """A per-change rejected is recorded, shown, never resent; the others apply."""
     for n in range(3):
