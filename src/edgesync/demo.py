@@ -41,6 +41,16 @@ WRITERS_PER_EDGE = 8
 COMPARED = ("title", "content", "classification", "deleted", "clock")
 
 
+class NotEmptyError(Exception):
+    """The cloud database given to the demo already holds reports."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the cloud database already holds reports; the demo's convergence "
+            "check needs an empty one (create a new database for --database-url)"
+        )
+
+
 @dataclass(frozen=True)
 class DemoOptions:
     """What the demo was asked to do."""
@@ -76,6 +86,9 @@ async def run_demo(options: DemoOptions) -> int:
     cluster = await _start(workdir, options.database_url)
     try:
         summary = await _drive(cluster, options, console)
+    except NotEmptyError as exc:
+        console.print(f"[red]{exc}[/red]")
+        return 2
     except Exception:
         console.print(f"[red]demo failed; logs are kept in {workdir}[/red]")
         raise
@@ -136,8 +149,7 @@ async def _drive(
 ) -> dict[str, Any]:
     cloud = cluster.clients["cloud"]
     if (await cloud.get("/reports", params={"limit": 1})).json()["reports"]:
-        msg = "the cloud database is not empty; give the demo an empty database"
-        raise RuntimeError(msg)
+        raise NotEmptyError
 
     creates = workload.creates(options.reports_per_edge)
     apart = workload.apart_edits() + workload.own_edits(
