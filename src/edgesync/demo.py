@@ -88,6 +88,7 @@ async def run_demo(options: DemoOptions) -> int:
         summary = await _drive(cluster, options, console)
     except NotEmptyError as exc:
         console.print(f"[red]{exc}[/red]")
+        shutil.rmtree(workdir, ignore_errors=True)
         return 2
     except Exception:
         console.print(f"[red]demo failed; logs are kept in {workdir}[/red]")
