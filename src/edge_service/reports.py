@@ -50,34 +50,45 @@ def create_report(
     conn: sqlite3.Connection, author: Author, new: ReportCreate
 ) -> ReportPublic:
     """Insert a new report and its ``create`` change."""
-    if _load(conn, new.report_id) is not None:
-        raise ReportExistsError(new.report_id)
     fields = ReportFields(
         title=new.title, content=new.content, classification=new.classification
     )
     clock = tick({}, author.edge_id)
     stamp = to_db_time(author.at)
-    conn.execute(
-        f"INSERT INTO reports ({_COLUMNS}) "
-        "VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, NULL, NULL)",
-        (
-            new.report_id,
-            fields.title,
-            fields.content,
-            fields.classification.value,
-            to_json(clock),
-            author.analyst,
-            stamp,
-            author.analyst,
-            stamp,
-            SyncState.PENDING.value,
-        ),
-    )
+    try:
+        # The primary key answers "does it exist" in the same statement.
+        conn.execute(
+            f"INSERT INTO reports ({_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, NULL, NULL)",
+            (
+                new.report_id,
+                fields.title,
+                fields.content,
+                fields.classification.value,
+                to_json(clock),
+                author.analyst,
+                stamp,
+                author.analyst,
+                stamp,
+                SyncState.PENDING.value,
+            ),
+        )
+    except sqlite3.IntegrityError as exc:
+        raise ReportExistsError(new.report_id) from exc
     outbox.append_change(
         conn, author, new.report_id, ChangeOp.CREATE, fields, base_clock={}
     )
 
-    return _require(conn, new.report_id)
+    return ReportPublic(
+        report_id=new.report_id,
+        **fields.model_dump(),
+        clock=clock,
+        created_by=author.analyst,
+        created_at=author.at,
+        updated_by=author.analyst,
+        updated_at=author.at,
+        sync_state=SyncState.PENDING,
+    )
 
 
 def update_report(
@@ -136,10 +147,18 @@ def _write_version(
     outbox.append_change(
         conn, author, current.report_id, op, fields, base_clock=current.clock
     )
-    written = _load(conn, current.report_id)
-    assert written is not None
 
-    return written
+    # What was just written, without reading it back on the write path.
+    return current.model_copy(
+        update={
+            **fields.model_dump(),
+            "clock": clock,
+            "updated_by": author.analyst,
+            "updated_at": author.at,
+            "sync_state": SyncState.PENDING,
+            "cloud": None,
+        }
+    )
 
 
 def _require(conn: sqlite3.Connection, report_id: str) -> ReportPublic:

@@ -292,3 +292,20 @@ async def test_unknown_route_and_method_answer_problems(edge: Edge) -> None:
     assert missing.json()["detail"] == "nothing is served at /nope"
     assert wrong.status_code == 405
     assert wrong.json()["detail"] == "PUT is not allowed on /reports/r-1"
+
+
+async def test_write_answers_are_what_a_read_returns(edge: Edge) -> None:
+    """The answer to a create, an edit and a delete equals the stored report."""
+    path, everything = "/reports/r-echo", {"include_deleted": True}
+    writes = [
+        edge.client.post("/reports", json=report_body("r-echo")),
+        edge.client.patch(path, json={"title": "Echo 2"}),
+        edge.client.delete(path),
+    ]
+
+    for write in writes:
+        answer = await write
+        stored = await edge.client.get(path, params=everything)
+
+        assert answer.status_code in (200, 201)
+        assert answer.json() == stored.json()
