@@ -59,8 +59,9 @@ class ConflictChanged(CloudError):
 
     def __init__(self, conflict: ConflictPublic, etag: str) -> None:
         super().__init__(
-            f"conflict {conflict.conflict_id} changed since it was read (a sibling "
-            "joined); review it again and resend with its current ETag",
+            f"conflict {conflict.conflict_id} or its report changed since it was "
+            "read (a sibling joined, or a later change moved the report on); "
+            "review it again and resend with its current ETag",
             conflict=conflict,
             etag=etag,
         )

@@ -53,15 +53,17 @@ _reports = reports_table
 _versions = versions_table
 
 
-def conflict_etag(conflict: ConflictPublic) -> str:
+def conflict_etag(conflict: ConflictPublic, report_clock: Clock) -> str:
     """
-    Return the entity tag of *conflict*: its status and its set of siblings.
+    Return the entity tag of *conflict*: its status, siblings and report clock.
 
-    It changes when a sibling joins or the conflict is resolved, which is
-    exactly when a resolver's view of it goes stale.
+    It changes when a sibling joins, when the conflict is resolved, and when a
+    later change moves the report on, which is exactly when a resolver's view
+    of it goes stale: keeping a sibling must not undo an edit they never saw.
     """
     siblings = sorted((str(s.change_id), clock_key(s.clock)) for s in conflict.siblings)
-    text = json.dumps([conflict.status.value, siblings], separators=(",", ":"))
+    state = [conflict.status.value, siblings, clock_key(report_clock)]
+    text = json.dumps(state, separators=(",", ":"))
 
     return '"' + hashlib.sha256(text.encode()).hexdigest() + '"'
 
@@ -104,8 +106,8 @@ async def resolve_conflict(
     await lock_reports(session, [report_id])
     # Read again under the lock: a push may have added a sibling meanwhile.
     conflict = await conflicts.get_conflict(session, conflict_id)
-    _check_precondition(conflict, if_match)
     current = await _load_current(session, report_id)
+    _check_precondition(conflict, current.clock, if_match)
 
     fields = _resolved_fields(conflict, resolution, current.fields)
     clock = tick(
@@ -132,10 +134,22 @@ async def resolve_conflict(
     return await conflicts.get_conflict(session, conflict_id)
 
 
-def _check_precondition(conflict: ConflictPublic, if_match: str) -> None:
+async def report_clock(session: AsyncSession, report_id: str) -> Clock:
+    """Return the clock of the report's current version."""
+    clock: Clock = (
+        await session.execute(
+            select(_reports.c.clock).where(_reports.c.report_id == report_id)
+        )
+    ).scalar_one()
+    return clock
+
+
+def _check_precondition(
+    conflict: ConflictPublic, current_clock: Clock, if_match: str
+) -> None:
     if conflict.resolution is not None:
         raise ConflictAlreadyResolved(conflict, conflict.resolution)
-    etag = conflict_etag(conflict)
+    etag = conflict_etag(conflict, current_clock)
     if not etag_matches(if_match, etag):
         raise ConflictChanged(conflict, etag)
 

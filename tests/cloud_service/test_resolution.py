@@ -190,6 +190,29 @@ async def test_stale_etag_after_third_sibling_is_409_with_the_conflict(
     assert (await report(client))["kind"] == "provisional"
 
 
+async def test_stale_etag_after_a_later_change_is_409(
+    client: httpx.AsyncClient,
+) -> None:
+    """
+    A change applied after the provisional version, between the resolver's
+    read and their POST, makes the ETag stale: keeping a sibling must not undo
+    an edit the resolver never saw.
+    """
+    opened = await _open(client)
+    etag = await _etag(client, opened.conflict_id)
+    provisional = {"edge-a": 2, "edge-b": 1}
+    later = change("edge-a", 3, "r1", base_clock=provisional, title="T3")
+    assert await outcomes(client, "edge-a", later) == ["applied"]
+
+    response = await _resolve(
+        client, opened.conflict_id, _keep(opened.from_b), etag=etag
+    )
+
+    assert response.status_code == 409
+    assert response.json()["etag"] == await _etag(client, opened.conflict_id)
+    assert (await report(client))["title"] == "T3"
+
+
 async def test_resolve_without_if_match_is_428(client: httpx.AsyncClient) -> None:
     """A resolution without If-Match is refused before anything changes."""
     opened = await _open(client)

@@ -126,7 +126,8 @@ async def get_conflict(
     header is what `POST /conflicts/{conflict_id}/resolve` needs in `If-Match`.
     """
     conflict = await conflicts.get_conflict(session, conflict_id)
-    response.headers["ETag"] = resolution.conflict_etag(conflict)
+    clock = await resolution.report_clock(session, conflict.report_id)
+    response.headers["ETag"] = resolution.conflict_etag(conflict, clock)
     return conflict
 
 
@@ -152,7 +153,8 @@ async def resolve_conflict(
     `cloud`, so every edge takes it over the conflict through the feed.
 
     Send the conflict's ETag in `If-Match`: 428 without it, 409 with the
-    conflict as it is now when a sibling joined since you read it, and 409
+    conflict as it is now when a sibling joined or the report moved on since
+    you read it, and 409
     with the existing resolution when it is resolved already.
     """
     if if_match is None:
@@ -166,5 +168,8 @@ async def resolve_conflict(
             if_match=if_match,
             now=datetime.now(UTC),
         )
-    response.headers["ETag"] = resolution.conflict_etag(resolved)
+    assert resolved.resolution is not None
+    response.headers["ETag"] = resolution.conflict_etag(
+        resolved, resolved.resolution.clock
+    )
     return resolved
