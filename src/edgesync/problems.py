@@ -57,6 +57,14 @@ def problem_response(
 def _describe(errors: list[Any]) -> str:
     parts = []
     for error in errors[:5]:
+        if error.get("type") == "json_invalid":
+            # Its "location" is a character offset, not a field name.
+            position = error.get("loc", ("body", "?"))[-1]
+            reason = (error.get("ctx") or {}).get("error", "unreadable")
+            parts.append(
+                f"the body is not valid JSON at character {position}: {reason}"
+            )
+            continue
         where = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
         parts.append(f"{where or 'body'}: {error.get('msg', 'invalid')}")
     more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
@@ -65,11 +73,10 @@ def _describe(errors: list[Any]) -> str:
 
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        {k: v for k, v in e.items() if k in ("loc", "msg", "type")}
-        for e in exc.errors()
-    ]
-    return problem_response(422, "Invalid request", _describe(errors), errors=errors)
+    raw = list(exc.errors())
+    # Only where and what: the rejected input itself is not echoed back.
+    errors = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in raw]
+    return problem_response(422, "Invalid request", _describe(raw), errors=errors)
 
 
 async def _on_problem(request: Request, exc: Exception) -> JSONResponse:

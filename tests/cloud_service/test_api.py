@@ -128,3 +128,18 @@ async def test_request_id_is_echoed(client: httpx.AsyncClient) -> None:
     response = await client.get("/healthz", headers={"x-request-id": "abc-123"})
 
     assert response.headers["x-request-id"] == "abc-123"
+
+
+async def test_malformed_json_says_where_it_breaks(client: httpx.AsyncClient) -> None:
+    """A body that is not JSON is a 422 problem naming the offset and the reason."""
+    response = await client.post(
+        "/sync/push",
+        content=b'{"edge_id": "edge-a", "changes": [',
+        headers={"content-type": "application/json"},
+    )
+
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["detail"] == (
+        "the body is not valid JSON at character 34: Expecting value"
+    )
