@@ -167,7 +167,7 @@ def demo(
     json_output: Annotated[
         bool, typer.Option("--json", help="Print the summary as one JSON object")
     ] = False,
-    reports_per_edge: Annotated[int, typer.Option(min=10, max=2000)] = 180,
+    reports_per_edge: Annotated[int, typer.Option(min=10, max=2000)] = 600,
     updates: Annotated[
         int, typer.Option(min=0, max=20000, help="Updates in all")
     ] = 2500,

@@ -57,7 +57,7 @@ class DemoOptions:
 
     database_url: str | None = None
     json_output: bool = False
-    reports_per_edge: int = 180
+    reports_per_edge: int = 600
     updates: int = 2500
     seed: int = 7
 
