@@ -107,6 +107,16 @@ class TokenSigner:
         )
 
 
+def _lifetime(ttl: int, cap: int | None = None) -> dict[str, Any]:
+    """Return the claims every token carries: issued now, expiring, unique."""
+    if ttl <= 0:
+        msg = f"ttl must be positive, not {ttl}"
+        raise ValueError(msg)
+    now = int(time.time())
+    lasts = ttl if cap is None else min(ttl, cap)
+    return {"iat": now, "exp": now + lasts, "jti": str(uuid.uuid4())}
+
+
 def issue_analyst_token(
     signer: TokenSigner,
     *,
@@ -118,18 +128,12 @@ def issue_analyst_token(
     issuer: str,
 ) -> str:
     """Issue an analyst token as the (development) identity issuer does."""
-    if ttl <= 0:
-        msg = f"ttl must be positive, not {ttl}"
-        raise ValueError(msg)
-    now = int(time.time())
-    claims = {
+    claims = _lifetime(ttl)
+    claims |= {
         "iss": issuer,
         "sub": sub,
         "aud": audience,
-        "iat": now,
-        "nbf": now,
-        "exp": now + ttl,
-        "jti": str(uuid.uuid4()),
+        "nbf": claims["iat"],
         "roles": sorted(roles),
         "clearance": clearance.value,
     }
@@ -145,18 +149,8 @@ def sign_edge_token(
     ttl: int = MAX_EDGE_TOKEN_TTL,
 ) -> str:
     """Sign an edge's token for one sync session; *ttl* is capped at 300 s."""
-    if ttl <= 0:
-        msg = f"ttl must be positive, not {ttl}"
-        raise ValueError(msg)
-    now = int(time.time())
-    claims = {
-        "iss": edge_id,
-        "sub": edge_id,
-        "aud": audience,
-        "iat": now,
-        "exp": now + min(ttl, MAX_EDGE_TOKEN_TTL),
-        "jti": str(uuid.uuid4()),
-    }
+    claims = _lifetime(ttl, cap=MAX_EDGE_TOKEN_TTL)
+    claims |= {"iss": edge_id, "sub": edge_id, "aud": audience}
 
     return signer.sign(claims)
 

@@ -63,20 +63,7 @@ class FakeCloud:
         conflict_id: uuid.UUID | None = None,
     ) -> FeedEntry:
         """Append a version to the feed as if another edge had pushed it."""
-        now = datetime.now(UTC)
-        entry = FeedEntry(
-            seq=len(self.feed) + 1,
-            report_id=report_id,
-            kind=VersionKind.APPLIED,
-            fields=fields,
-            clock=clock,
-            origin="edge-b",
-            created_by="bob",
-            created_at=now,
-            updated_by="bob",
-            updated_at=now,
-            conflict_id=conflict_id,
-        )
+        entry = feed_entry(len(self.feed) + 1, report_id, fields, clock, conflict_id)
         self.feed.append(entry)
         self.clocks[report_id] = clock
         return entry
@@ -161,6 +148,30 @@ class FakeCloud:
                 clock=current,
             )
         return ChangeResult(change_id=change_id, outcome=Outcome.STALE, clock=current)
+
+
+def feed_entry(
+    seq: int,
+    report_id: str,
+    fields: ReportFields,
+    clock: Clock,
+    conflict_id: uuid.UUID | None = None,
+) -> FeedEntry:
+    """Return a feed entry as a change of analyst bob at edge-b makes it."""
+    now = datetime.now(UTC)
+    return FeedEntry(
+        seq=seq,
+        report_id=report_id,
+        kind=VersionKind.APPLIED,
+        fields=fields,
+        clock=clock,
+        origin="edge-b",
+        created_by="bob",
+        created_at=now,
+        updated_by="bob",
+        updated_at=now,
+        conflict_id=conflict_id,
+    )
 
 
 def _problem(

@@ -14,7 +14,7 @@ from edge_service.puller import apply_page
 from edge_service.settings import EdgeSettings
 from syncproto import Classification, Clock, FeedEntry, FeedPage, ReportFields
 from tests.edge_service.conftest import Edge, start_edge
-from tests.edge_service.fakecloud import FakeCloud
+from tests.edge_service.fakecloud import FakeCloud, feed_entry
 from tests.edge_service.helpers import create, query, sync_until_drained
 
 CLOUD_FIELDS = ReportFields(
@@ -26,20 +26,7 @@ def entry(
     seq: int, report_id: str, clock: Clock, conflict_id: uuid.UUID | None = None
 ) -> FeedEntry:
     """Return a feed entry from edge-b carrying CLOUD_FIELDS."""
-    now = datetime.now(UTC)
-    return FeedEntry(
-        seq=seq,
-        report_id=report_id,
-        kind="applied",
-        fields=CLOUD_FIELDS,
-        clock=clock,
-        origin="edge-b",
-        created_by="bob",
-        created_at=now,
-        updated_by="bob",
-        updated_at=now,
-        conflict_id=conflict_id,
-    )
+    return feed_entry(seq, report_id, CLOUD_FIELDS, clock, conflict_id)
 
 
 async def apply(edge: Edge, *entries: FeedEntry) -> None:
