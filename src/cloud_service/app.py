@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
+from cloud_service.auth import Authenticator
 from cloud_service.db import create_engine, session_factory
 from cloud_service.requestlog import RequestLogMiddleware
 from cloud_service.retention import purge_periodically
@@ -59,6 +60,8 @@ def create_app(settings: CloudSettings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    # Built here, not in the lifespan, so a bad JWKS file stops the start.
+    app.state.authenticator = Authenticator(settings)
     install_problem_handlers(app)
     for module in (sync, reports, conflicts, edges, health):
         app.include_router(module.router)

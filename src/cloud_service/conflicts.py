@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import structlog
-from sqlalchemy import bindparam, func, select, tuple_, update
+from sqlalchemy import ColumnElement, bindparam, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_service.db import dialect_insert
@@ -25,10 +25,16 @@ from cloud_service.state import (
     ReportState,
     SiblingRecord,
 )
-from cloud_service.tables import conflicts_table, siblings_table, versions_table
+from cloud_service.tables import (
+    conflicts_table,
+    reports_table,
+    siblings_table,
+    versions_table,
+)
 from syncproto import (
     FIELD_NAMES,
     Change,
+    Classification,
     ConflictPublic,
     ConflictSibling,
     ConflictsPublic,
@@ -216,9 +222,20 @@ async def list_conflicts(
     edge_id: str | None,
     limit: int,
     offset: int,
+    visible: frozenset[Classification] | None = None,
 ) -> ConflictsPublic:
-    """Return a page of conflicts, oldest first, and how many match in all."""
-    where = []
+    """
+    Return a page of conflicts, oldest first, and how many match in all.
+
+    With *visible*, only conflicts on reports of those classifications.
+    """
+    where: list[ColumnElement[bool]] = []
+    if visible is not None:
+        reports = reports_table.c
+        readable = select(reports.report_id).where(
+            reports.classification.in_(sorted(visible))
+        )
+        where.append(_conflicts.c.report_id.in_(readable))
     if status is not None:
         where.append(_conflicts.c.status == status.value)
     if report_id is not None:

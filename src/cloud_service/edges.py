@@ -14,11 +14,12 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import case, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_service.db import dialect_insert
 from cloud_service.tables import edges_table, inbox_table
+from syncproto import Classification
 
 _edges = edges_table
 _inbox = inbox_table
@@ -50,6 +51,11 @@ class EdgePublic(BaseModel):
     last_pull_at: datetime | None
     feed_cursor: int | None
     lag: int | None = Field(description="Feed entries the edge has not read yet.")
+    clearance: Classification | None = Field(
+        default=None, description="Registered clearance; null if never registered."
+    )
+    registered_at: datetime | None = None
+    revoked_at: datetime | None = None
 
 
 class EdgesPublic(BaseModel):
@@ -121,6 +127,47 @@ async def record_pull(
     )
 
 
+async def register_edge(
+    session: AsyncSession,
+    edge_id: str,
+    public_key_pem: str,
+    clearance: Classification,
+    now: datetime,
+) -> None:
+    """Register (or re-key) *edge_id*; a new registration lifts a revocation."""
+    registration = {
+        "public_key_pem": public_key_pem,
+        "clearance": clearance.value,
+        "registered_at": now,
+        "revoked_at": None,
+    }
+    await session.execute(
+        dialect_insert(session, _edges)
+        .values(edge_id=edge_id, **_ZEROS, **registration)
+        .on_conflict_do_update(index_elements=[_edges.c.edge_id], set_=registration)
+    )
+
+
+async def revoke_edge(session: AsyncSession, edge_id: str, now: datetime) -> bool:
+    """Refuse *edge_id*'s tokens from now on; False when it was never registered."""
+    result = await session.execute(
+        update(_edges)
+        .where(_edges.c.edge_id == edge_id, _edges.c.public_key_pem.is_not(None))
+        .values(revoked_at=func.coalesce(_edges.c.revoked_at, now))
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def get_edge(
+    session: AsyncSession, edge_id: str, feed_head: int
+) -> EdgePublic | None:
+    """Return one edge's status, if the cloud knows it."""
+    row = (
+        await session.execute(select(_edges).where(_edges.c.edge_id == edge_id))
+    ).first()
+    return None if row is None else _public(row, feed_head)
+
+
 async def list_edges(session: AsyncSession, feed_head: int) -> EdgesPublic:
     """Return every edge's status, ordered by edge id."""
     rows = await session.execute(select(_edges).order_by(_edges.c.edge_id))
@@ -141,4 +188,7 @@ def _public(edge: Any, feed_head: int) -> EdgePublic:
         last_pull_at=edge.last_pull_at,
         feed_cursor=cursor,
         lag=None if cursor is None else max(feed_head - cursor, 0),
+        clearance=edge.clearance,
+        registered_at=edge.registered_at,
+        revoked_at=edge.revoked_at,
     )

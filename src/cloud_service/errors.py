@@ -9,6 +9,7 @@ Errors a client of the cloud can cause, each mapped to one HTTP status.
         ├── ConflictAlreadyResolved   409
         ├── BatchTooLarge             422
         ├── NotASibling               422
+        ├── ResolverRequired          422
         ├── PreconditionRequired      428
         └── NotReady                  503
 
@@ -105,6 +106,18 @@ class NotASibling(CloudError):
         super().__init__(
             f"change {change_id} is not a sibling of this conflict",
             siblings=[str(s) for s in siblings],
+        )
+
+
+class ResolverRequired(CloudError):
+    """With authentication off, a resolution must name its resolver."""
+
+    status: ClassVar[int] = 422
+    title: ClassVar[str] = "Resolver required"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "name the resolver in the X-Analyst header (authentication is off)"
         )
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cloud_service.bulk import insert_rows
 from cloud_service.state import ReportState, fields_of, version_columns
 from cloud_service.tables import feed_head_table, feed_table
-from syncproto import FeedEntry, FeedPage
+from syncproto import Classification, FeedEntry, FeedPage
 
 _feed = feed_table
 _TAKE = text("UPDATE feed_head SET seq = seq + :n WHERE id = 1 RETURNING seq")
@@ -50,8 +50,18 @@ async def feed_head(session: AsyncSession) -> int:
     return seq or 0
 
 
-async def read_page(session: AsyncSession, after: int, limit: int) -> FeedPage:
-    """Return up to *limit* entries with a seq above *after*, in seq order."""
+async def read_page(
+    session: AsyncSession,
+    after: int,
+    limit: int,
+    clearance: Classification | None = None,
+) -> FeedPage:
+    """
+    Return up to *limit* entries with a seq above *after*, in seq order.
+
+    With a *clearance*, entries above it are left out, and the cursor still
+    moves past them so the reader never asks for them again.
+    """
     head = await feed_head(session)
     rows = (
         await session.execute(
@@ -61,11 +71,18 @@ async def read_page(session: AsyncSession, after: int, limit: int) -> FeedPage:
             .limit(limit + 1)
         )
     ).all()
-    entries = [_entry(row) for row in rows[:limit]]
+    scanned = rows[:limit]
+    last = scanned[-1].seq if scanned else after
+    entries = [
+        _entry(row)
+        for row in scanned
+        if clearance is None
+        or Classification(row.classification).rank <= clearance.rank
+    ]
     return FeedPage(
         entries=entries,
-        next_after=entries[-1].seq if entries else after,
-        head=max(head, entries[-1].seq if entries else 0),
+        next_after=last,
+        head=max(head, scanned[-1].seq if scanned else 0),
         has_more=len(rows) > limit,
     )
 

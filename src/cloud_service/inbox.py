@@ -39,6 +39,7 @@ from cloud_service.versions import apply_change
 from syncproto import (
     Change,
     ChangeResult,
+    Classification,
     Clock,
     Outcome,
     PushBatch,
@@ -81,9 +82,19 @@ class First:
     conflict_id: uuid.UUID | None
 
 
-async def push(session: AsyncSession, batch: PushBatch, now: datetime) -> PushResult:
-    """Decide and store every change of *batch*; answer in batch order."""
-    items = [parse_item(raw, batch.edge_id) for raw in batch.changes]
+async def push(
+    session: AsyncSession,
+    batch: PushBatch,
+    now: datetime,
+    clearance: Classification | None = None,
+) -> PushResult:
+    """
+    Decide and store every change of *batch*; answer in batch order.
+
+    With a *clearance* (the authenticated edge's), a change classified above
+    it is rejected.
+    """
+    items = [parse_item(raw, batch.edge_id, clearance) for raw in batch.changes]
     changes = [item.change for item in items if item.change is not None]
     await lock_reports(session, [c.report_id for c in changes] + [batch.edge_id])
     keys = [item.key for item in items if item.key is not None]
@@ -206,7 +217,9 @@ def _result(
     )
 
 
-def parse_item(raw: dict[str, Any], edge_id: str) -> Item:
+def parse_item(
+    raw: dict[str, Any], edge_id: str, clearance: Classification | None = None
+) -> Item:
     """Validate one raw change of a batch sent by *edge_id*."""
     echo = _clean(str(raw.get("change_id", "")))[:64]
     key = _uuid(raw.get("change_id"))
@@ -220,6 +233,10 @@ def parse_item(raw: dict[str, Any], edge_id: str) -> Item:
         change = Change.model_validate(raw)
     except ValidationError as exc:
         return Item(echo, key, None, _summary(exc), key is not None, seq, report_id)
+    marking = change.fields.classification
+    if clearance is not None and marking.rank > clearance.rank:
+        reason = f"classification {marking} is above the edge's clearance {clearance}"
+        return Item(echo, key, None, reason, True, seq, report_id)
     base_key = clock_key(change.base_clock)
     return Item(echo, key, change, None, True, seq, report_id, base_key)
 

@@ -81,8 +81,9 @@ async def list_reports(
     limit: int,
     classification: Classification | None,
     include_deleted: bool,
+    visible: frozenset[Classification] | None = None,
 ) -> ReportsPublic:
-    """Return up to *limit* reports with an id above *after*."""
+    """Return up to *limit* reports with an id above *after*, of *visible* ones."""
     columns = reports_table.c
     query = select(reports_table).order_by(columns.report_id).limit(limit + 1)
     if after is not None:
@@ -91,6 +92,8 @@ async def list_reports(
         query = query.where(columns.classification == classification.value)
     if not include_deleted:
         query = query.where(columns.deleted.is_(False))
+    if visible is not None:
+        query = query.where(columns.classification.in_(sorted(visible)))
     rows = (await session.execute(query)).all()
     page = [_public(row) for row in rows[:limit]]
     more = len(rows) > limit

@@ -6,14 +6,15 @@ from pathlib import Path
 from typing import Any, Self
 
 from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
+from edgesync.authsettings import AuthSettings
 from edgesync.certs import server_ssl_options
 from edgesync.logs import LogFormat
 from syncproto import DEFAULT_MAX_BODY_BYTES, MAX_BATCH_CHANGES
 
 
-class CloudSettings(BaseSettings):
+class CloudSettings(AuthSettings):
     """Everything the cloud service reads at start."""
 
     model_config = SettingsConfigDict(env_prefix="EDGESYNC_", extra="ignore")

@@ -193,6 +193,12 @@ class Edge(CloudTable, table=True):
     last_push_at: datetime | None = None
     last_pull_at: datetime | None = None
     feed_cursor: int | None = Field(default=None, sa_type=BigInteger)
+    # Set by an administrator's registration; read on every authenticated
+    # request, so a revocation holds at once across all cloud replicas.
+    public_key_pem: str | None = Field(default=None, sa_type=Text)
+    clearance: str | None = Field(default=None, max_length=8)
+    registered_at: datetime | None = None
+    revoked_at: datetime | None = None
 
 
 def _table(model: type[CloudTable]) -> Table:

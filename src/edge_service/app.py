@@ -12,19 +12,24 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 
 import httpx
 import structlog
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from sqlalchemy import pool
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from edge_service import meta
+from edge_service.auth import load_analyst_verifier, load_edge_credentials
 from edge_service.backoff import Backoff
 from edge_service.cloud_client import CloudClient
+from edge_service.credentials import EdgeCredentials
 from edge_service.db import ReaderPool, connect, database_path
+from edge_service.errors import NotAuthenticatedError
 from edge_service.loop import SyncLoop
 from edge_service.puller import Puller
 from edge_service.pusher import Pusher
@@ -35,7 +40,8 @@ from edge_service.writer import Writer
 from edgesync import migrate
 from edgesync.bodylimit import BodyLimitMiddleware
 from edgesync.headerlimit import HeaderLimitMiddleware
-from edgesync.problems import install_problem_handlers
+from edgesync.problems import install_problem_handlers, problem_response
+from edgesync.tokens import TokenVerifier
 
 log = structlog.get_logger()
 
@@ -46,16 +52,24 @@ SHUTDOWN_GRACE = 5.0
 def create_app(
     settings: EdgeSettings, *, transport: httpx.AsyncBaseTransport | None = None
 ) -> FastAPI:
-    """Build the edge app; *transport* replaces the network to the cloud in tests."""
+    """
+    Build the edge app; *transport* replaces the network to the cloud in tests.
+
+    The edge key and the issuer's JWK set are read here, once: a missing or
+    unsafe file stops the edge before it serves anything.
+    """
+    auth = _Auth(load_analyst_verifier(settings), load_edge_credentials(settings))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with _running_edge(settings, transport) as runtime:
+        async with _running_edge(settings, transport, auth) as runtime:
             app.state.runtime = runtime
             yield
 
     app = FastAPI(title="edgesync edge", version="0.1.0", lifespan=lifespan)
     install_problem_handlers(app)
+    # More specific than the ProblemError handler, so it wins for 401s.
+    app.add_exception_handler(NotAuthenticatedError, _on_not_authenticated)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     # Oversized headers are refused before anything reads them.
     app.add_middleware(HeaderLimitMiddleware)
@@ -64,9 +78,24 @@ def create_app(
     return app
 
 
+@dataclass(frozen=True)
+class _Auth:
+    """The keys read at start: for analysts' tokens and for the edge's own."""
+
+    analyst_verifier: TokenVerifier | None
+    edge_credentials: EdgeCredentials | None
+
+
+async def _on_not_authenticated(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, NotAuthenticatedError)
+    response = problem_response(exc.status, exc.title, exc.detail)
+    response.headers["WWW-Authenticate"] = exc.challenge
+    return response
+
+
 @asynccontextmanager
 async def _running_edge(
-    settings: EdgeSettings, transport: httpx.AsyncBaseTransport | None
+    settings: EdgeSettings, transport: httpx.AsyncBaseTransport | None, auth: _Auth
 ) -> AsyncIterator[EdgeRuntime]:
     url = settings.resolved_database_url
     path = database_path(url)
@@ -85,13 +114,20 @@ async def _running_edge(
         transport=transport,
         verify=settings.cloud_tls(),
     )
-    sync_loop = _build_loop(
-        settings, CloudClient(http, settings.edge_id), writer, reader
-    )
+    client = CloudClient(http, settings.edge_id, auth.edge_credentials)
+    sync_loop = _build_loop(settings, client, writer, reader)
     task = asyncio.create_task(sync_loop.run_forever(), name="edge-sync-loop")
-    log.info("edge_started", edge_id=settings.edge_id, database=str(path))
+    log.info(
+        "edge_started",
+        edge_id=settings.edge_id,
+        database=str(path),
+        analyst_auth=auth.analyst_verifier is not None,
+        edge_token=auth.edge_credentials is not None,
+    )
     try:
-        yield EdgeRuntime(settings, writer, reader, engine, sync_loop, task)
+        yield EdgeRuntime(
+            settings, writer, reader, engine, sync_loop, task, auth.analyst_verifier
+        )
     finally:
         await _stop(task)
         await http.aclose()

@@ -2,7 +2,9 @@
 The cloud's sync API as the edge sees it, with failures sorted by what to do.
 
 * :class:`CloudUnavailableError`: try again later (transport error, timeout,
-  5xx, 429, 401 from an expired edge token, an unreadable answer).
+  5xx, 429, 401 from an expired edge token, 403, an unreadable answer). A
+  401 also drops the cached edge token, so the retry signs a fresh one; the
+  changes stay pending either way, never rejected.
 * :class:`BodyTooLargeError`: 413, split the batch.
 * :class:`BatchRefusedError`: a whole-batch 400 or 422, split the batch to
   find the change at fault.
@@ -17,6 +19,7 @@ from typing import TypeVar
 import httpx
 import pydantic
 
+from edge_service.credentials import EdgeCredentials
 from syncproto import FeedPage, PushResult, SyncInfo
 
 ModelT = TypeVar("ModelT", bound=pydantic.BaseModel)
@@ -55,9 +58,16 @@ class BatchRefusedError(CloudError):
 class CloudClient:
     """Call the cloud's ``/sync`` endpoints on behalf of one edge."""
 
-    def __init__(self, http: httpx.AsyncClient, edge_id: str) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        edge_id: str,
+        credentials: EdgeCredentials | None = None,
+    ) -> None:
         self._http = http
         self._edge_id = edge_id
+        # None: the cloud is reached without a token (mutual TLS or nothing).
+        self._credentials = credentials
 
     async def info(self) -> SyncInfo:
         """Return the limits the cloud advertises."""
@@ -93,6 +103,11 @@ class CloudClient:
         headers: dict[str, str] | None = None,
         params: dict[str, str | int] | None = None,
     ) -> httpx.Response:
+        headers = dict(headers or {})
+        credentials, token = self._credentials, None
+        if credentials is not None:
+            token = credentials.token()
+            headers["authorization"] = f"Bearer {token}"
         try:
             response = await self._http.request(
                 method, url, content=content, headers=headers, params=params
@@ -104,6 +119,9 @@ class CloudClient:
             raise CloudUnavailableError(detail, retry_after=None) from exc
         if response.is_success:
             return response
+        if response.status_code == 401 and credentials is not None and token:
+            # Whatever the cloud disliked, the same token will not do better.
+            credentials.refused(token)
         if response.status_code == 413:
             raise BodyTooLargeError(_problem_detail(response))
         if response.status_code in _SPLIT_STATUSES:

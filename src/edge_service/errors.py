@@ -9,7 +9,9 @@ problem document::
     └── EdgeError
         ├── ReportNotFoundError        404
         ├── ReportExistsError          409
-        └── BaseClockMismatchError     409
+        ├── BaseClockMismatchError     409
+        ├── NotAuthenticatedError      401 (with WWW-Authenticate: Bearer)
+        └── ForbiddenError             403
 
 Transport failures towards the cloud are not client errors; they live in
 ``edge_service.cloud_client`` and only ever reach the sync loop.
@@ -64,3 +66,27 @@ class BaseClockMismatchError(EdgeError):
             base_clock=base_clock,
             clock=clock,
         )
+
+
+class NotAuthenticatedError(EdgeError):
+    """No bearer token, or one that failed verification; answered with 401."""
+
+    status: ClassVar[int] = 401
+    title: ClassVar[str] = "Not authenticated"
+
+    def __init__(self, reason: str, *, presented: bool) -> None:
+        # *reason* comes from InvalidTokenError, which never quotes the token.
+        super().__init__(f"a valid bearer token is required: {reason}")
+        self.presented = presented
+
+    @property
+    def challenge(self) -> str:
+        """Return the ``WWW-Authenticate`` value (RFC 6750 §3)."""
+        return 'Bearer error="invalid_token"' if self.presented else "Bearer"
+
+
+class ForbiddenError(EdgeError):
+    """The analyst is known but lacks the role or the clearance."""
+
+    status: ClassVar[int] = 403
+    title: ClassVar[str] = "Forbidden"

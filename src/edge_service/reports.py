@@ -18,6 +18,7 @@ from edge_service import outbox
 from edge_service.db import from_db_time, to_db_time, to_json
 from edge_service.errors import (
     BaseClockMismatchError,
+    ForbiddenError,
     ReportExistsError,
     ReportNotFoundError,
 )
@@ -44,12 +45,26 @@ class Author:
     edge_id: str
     analyst: str
     at: datetime
+    # The highest marking the analyst may touch; None when auth is off.
+    clearance: Classification | None = None
+
+
+def within(clearance: Classification | None, classification: Classification) -> bool:
+    """Return whether a report marked *classification* is within *clearance*."""
+    return clearance is None or classification.rank <= clearance.rank
+
+
+def _check_clearance(author: Author, classification: Classification) -> None:
+    if not within(author.clearance, classification):
+        msg = f"a {classification.value} report is above your clearance"
+        raise ForbiddenError(msg)
 
 
 def create_report(
     conn: sqlite3.Connection, author: Author, new: ReportCreate
 ) -> ReportPublic:
     """Insert a new report and its ``create`` change."""
+    _check_clearance(author, new.classification)
     fields = ReportFields(
         title=new.title, content=new.content, classification=new.classification
     )
@@ -96,6 +111,10 @@ def update_report(
 ) -> ReportPublic:
     """Apply a partial edit on top of the current version."""
     current = _require(conn, report_id)
+    _check_clearance(author, current.classification)
+    if patch.classification is not None:
+        # Nor may an analyst mark a report above what they could read back.
+        _check_clearance(author, patch.classification)
     if patch.base_clock is not None and patch.base_clock != current.clock:
         raise BaseClockMismatchError(report_id, patch.base_clock, current.clock)
     fields = ReportFields(
@@ -111,6 +130,7 @@ def delete_report(
 ) -> ReportPublic:
     """Mark a report deleted; the row stays so that the delete can sync."""
     current = _require(conn, report_id)
+    _check_clearance(author, current.classification)
     fields = ReportFields(
         title=current.title,
         content=current.content,
@@ -176,11 +196,21 @@ def _load(conn: sqlite3.Connection, report_id: str) -> ReportPublic | None:
 
 
 def get_report(
-    conn: sqlite3.Connection, report_id: str, *, include_deleted: bool = False
+    conn: sqlite3.Connection,
+    report_id: str,
+    *,
+    include_deleted: bool = False,
+    clearance: Classification | None = None,
 ) -> ReportPublic:
-    """Return one report, or raise :class:`ReportNotFoundError`."""
+    """
+    Return one report, or raise :class:`ReportNotFoundError`.
+
+    A report above *clearance* is not found: its existence is itself withheld.
+    """
     report = _load(conn, report_id)
     if report is None or (report.deleted and not include_deleted):
+        raise ReportNotFoundError(report_id)
+    if not within(clearance, report.classification):
         raise ReportNotFoundError(report_id)
     return report
 
@@ -193,10 +223,16 @@ def list_reports(
     classification: Classification | None = None,
     sync_state: SyncState | None = None,
     include_deleted: bool = False,
+    clearance: Classification | None = None,
 ) -> ReportsPublic:
-    """Return a page of reports in ``report_id`` order."""
+    """Return a page of reports in ``report_id`` order, none above *clearance*."""
     where = ["report_id > ?"]
     args: list[Any] = [after or ""]
+    if clearance is not None:
+        # Filtered in SQL, so a page is still full when hidden reports exist.
+        visible = [c.value for c in Classification if within(clearance, c)]
+        where.append(f"classification IN ({', '.join('?' * len(visible))})")
+        args.extend(visible)
     if classification is not None:
         where.append("classification = ?")
         args.append(classification.value)

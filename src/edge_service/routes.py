@@ -8,8 +8,10 @@ from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from edge_service import outbox, reports
+from edge_service.auth import Principal, authenticate
 from edge_service.models import (
     Health,
     OutboxPublic,
@@ -26,10 +28,21 @@ from edge_service.reports import Author
 from edge_service.runtime import EdgeRuntime, utc_now
 from edge_service.status import build_status
 from edgesync.migrate import current_revision, head_revision
-from edgesync.problems import PROBLEM_RESPONSES
+from edgesync.problems import PROBLEM_RESPONSES, problem_responses
+from edgesync.tokens import Role
 from syncproto import AnalystId, Classification, ReportId
 
 router = APIRouter(responses=PROBLEM_RESPONSES)
+
+# Declared for OpenAPI, so Swagger UI offers "Authorize"; auto_error off
+# because the header is optional when auth is off, and parsed by bearer_token.
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    description="RS256 token of the identity issuer, when the edge requires one",
+)
+_AUTH_RESPONSES = problem_responses(
+    401, "Bearer token missing or invalid"
+) | problem_responses(403, "Role or clearance missing")
 
 
 # Dependencies are coroutines on purpose: FastAPI runs a plain ``def`` one in a
@@ -40,24 +53,46 @@ async def get_runtime(request: Request) -> EdgeRuntime:
     return runtime
 
 
-async def current_analyst(
-    x_analyst: Annotated[AnalystId, Header()] = "analyst",
-) -> str:
-    """
-    Return the analyst making the request.
-
-    The one place that names the author of a write, so that a verified JWT
-    ``sub`` can replace the header without touching any route.
-    """
-    return x_analyst
-
-
 RuntimeDep = Annotated[EdgeRuntime, Depends(get_runtime)]
-AnalystDep = Annotated[str, Depends(current_analyst)]
 
 
-def _author(runtime: EdgeRuntime, analyst: str) -> Author:
-    return Author(edge_id=runtime.settings.edge_id, analyst=analyst, at=utc_now())
+async def current_principal(
+    request: Request,
+    runtime: RuntimeDep,
+    _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    x_analyst: Annotated[AnalystId, Header()] = "analyst",
+) -> Principal:
+    """
+    Return who makes the request: a verified token's analyst, or X-Analyst.
+
+    The raw header is parsed again by ``bearer_token``, which refuses an
+    oversized one before splitting it; HTTPBearer only documents the scheme.
+    """
+    verifier = runtime.analyst_verifier
+    if verifier is None:
+        return Principal(name=x_analyst)
+    return authenticate(verifier, request.headers.get("authorization"))
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+async def current_analyst(principal: PrincipalDep) -> Principal:
+    """Return the caller if they may write reports (the ``analyst`` role)."""
+    principal.require(Role.ANALYST)
+    return principal
+
+
+AnalystDep = Annotated[Principal, Depends(current_analyst)]
+
+
+def _author(runtime: EdgeRuntime, analyst: Principal) -> Author:
+    return Author(
+        edge_id=runtime.settings.edge_id,
+        analyst=analyst.name,
+        at=utc_now(),
+        clearance=analyst.clearance,
+    )
 
 
 def _written(report: ReportPublic, status_code: int = 200) -> Response:
@@ -69,7 +104,10 @@ def _written(report: ReportPublic, status_code: int = 200) -> Response:
 
 
 @router.post(
-    "/reports", status_code=status.HTTP_201_CREATED, response_model=ReportPublic
+    "/reports",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ReportPublic,
+    responses=_AUTH_RESPONSES,
 )
 async def create_report(
     body: ReportCreate, runtime: RuntimeDep, analyst: AnalystDep
@@ -79,9 +117,10 @@ async def create_report(
     return _written(await runtime.writer.run(job), status.HTTP_201_CREATED)
 
 
-@router.get("/reports", response_model=ReportsPublic)
+@router.get("/reports", responses=_AUTH_RESPONSES, response_model=ReportsPublic)
 async def list_reports(
     runtime: RuntimeDep,
+    principal: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     after: Annotated[ReportId | None, Query()] = None,
     classification: Classification | None = None,
@@ -96,22 +135,33 @@ async def list_reports(
         classification=classification,
         sync_state=sync_state,
         include_deleted=include_deleted,
+        clearance=principal.clearance,
     )
     return await runtime.reader.run(query)
 
 
-@router.get("/reports/{report_id}", response_model=ReportPublic)
+@router.get(
+    "/reports/{report_id}", responses=_AUTH_RESPONSES, response_model=ReportPublic
+)
 async def get_report(
-    report_id: ReportId, runtime: RuntimeDep, include_deleted: bool = False
+    report_id: ReportId,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    include_deleted: bool = False,
 ) -> ReportPublic:
     """Return a report with its clock, sync state and, in conflict, the cloud's."""
     query = partial(
-        reports.get_report, report_id=report_id, include_deleted=include_deleted
+        reports.get_report,
+        report_id=report_id,
+        include_deleted=include_deleted,
+        clearance=principal.clearance,
     )
     return await runtime.reader.run(query)
 
 
-@router.patch("/reports/{report_id}", response_model=ReportPublic)
+@router.patch(
+    "/reports/{report_id}", responses=_AUTH_RESPONSES, response_model=ReportPublic
+)
 async def update_report(
     report_id: ReportId, body: ReportUpdate, runtime: RuntimeDep, analyst: AnalystDep
 ) -> Response:
@@ -125,7 +175,9 @@ async def update_report(
     return _written(await runtime.writer.run(job))
 
 
-@router.delete("/reports/{report_id}", response_model=ReportPublic)
+@router.delete(
+    "/reports/{report_id}", responses=_AUTH_RESPONSES, response_model=ReportPublic
+)
 async def delete_report(
     report_id: ReportId, runtime: RuntimeDep, analyst: AnalystDep
 ) -> Response:
@@ -136,7 +188,12 @@ async def delete_report(
     return _written(await runtime.writer.run(job))
 
 
-@router.get("/outbox", response_model=OutboxPublic)
+@router.get(
+    "/outbox",
+    response_model=OutboxPublic,
+    dependencies=[Depends(current_principal)],
+    responses=_AUTH_RESPONSES,
+)
 async def list_outbox(
     runtime: RuntimeDep,
     state: OutboxState | None = None,
@@ -148,13 +205,23 @@ async def list_outbox(
     return await runtime.reader.run(query)
 
 
-@router.get("/sync/status", response_model=SyncStatus)
+@router.get(
+    "/sync/status",
+    response_model=SyncStatus,
+    dependencies=[Depends(current_principal)],
+    responses=_AUTH_RESPONSES,
+)
 async def sync_status(runtime: RuntimeDep) -> SyncStatus:
     """Say how far this edge is from the cloud and how its sync loop is doing."""
     return await _status(runtime)
 
 
-@router.post("/sync/run", response_model=SyncStatus)
+@router.post(
+    "/sync/run",
+    response_model=SyncStatus,
+    dependencies=[Depends(current_principal)],
+    responses=_AUTH_RESPONSES,
+)
 async def sync_run(runtime: RuntimeDep) -> SyncStatus:
     """Run a sync cycle now, wait for it (within a bound) and return the status."""
     with contextlib.suppress(TimeoutError):

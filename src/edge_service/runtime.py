@@ -12,6 +12,7 @@ from edge_service.db import ReaderPool
 from edge_service.loop import SyncLoop
 from edge_service.settings import EdgeSettings
 from edge_service.writer import Writer
+from edgesync.tokens import TokenVerifier
 
 
 def utc_now() -> datetime:
@@ -29,6 +30,8 @@ class EdgeRuntime:
     engine: AsyncEngine
     sync_loop: SyncLoop
     sync_task: asyncio.Task[None]
+    # None: analysts are not authenticated (no issuer JWK set configured).
+    analyst_verifier: TokenVerifier | None = None
 
     @property
     def loop_alive(self) -> bool:

@@ -6,14 +6,15 @@ import ssl
 from pathlib import Path
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
+from edgesync.authsettings import AuthSettings
 from edgesync.certs import client_ssl_context
 from edgesync.logs import LogFormat
 from syncproto import MAX_BATCH_CHANGES, EdgeId
 
 
-class EdgeSettings(BaseSettings):
+class EdgeSettings(AuthSettings):
     """Everything an edge service reads at start."""
 
     model_config = SettingsConfigDict(env_prefix="EDGESYNC_", extra="ignore")
@@ -52,6 +53,11 @@ class EdgeSettings(BaseSettings):
         default=None, description="This edge's certificate, for mutual TLS"
     )
     client_keyfile: Path | None = Field(default=None, description="Its private key")
+    edge_key_file: Path | None = Field(
+        default=None,
+        description="This edge's RSA private key PEM (mode 0600); when set, every "
+        "call to the cloud carries a bearer token the edge signs with it",
+    )
     migrate_on_start: bool = True
     log_format: LogFormat = "console"
     log_level: str = "INFO"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import os
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -17,9 +18,10 @@ import uvicorn
 
 from cloud_service.settings import CloudSettings
 from edge_service.settings import EdgeSettings
-from edgesync import conflicts_cli, migrate
+from edgesync import conflicts_cli, edges_cli, migrate
 from edgesync.logs import configure_logging
 from edgesync.security_cli import dev_app, token_app
+from edgesync.tokens import AuthenticationNotConfiguredError, check_configured
 
 app = typer.Typer(help="Offline-first sync of field reports.", no_args_is_help=True)
 cloud_app = typer.Typer(help="The central cloud service.", no_args_is_help=True)
@@ -31,6 +33,9 @@ app.add_typer(db_app, name="db")
 app.add_typer(dev_app, name="dev")
 app.add_typer(token_app, name="token")
 app.add_typer(conflicts_cli.app, name="conflicts")
+edge_app.command("register")(edges_cli.register)
+edge_app.command("revoke")(edges_cli.revoke)
+edge_app.command("list")(edges_cli.list_edges)
 
 DatabaseUrl = Annotated[
     str | None,
@@ -54,6 +59,17 @@ def _serve(app: Any, host: str, port: int, **options: Any) -> None:
         timeout_graceful_shutdown=SHUTDOWN_GRACE,
         **options,
     )
+
+
+def _refuse_unauthenticated(
+    issuer_jwks: Path | None, allow_anonymous: bool, service: str
+) -> None:
+    # Checked before uvicorn starts, so that workers never come up to fail.
+    try:
+        check_configured(issuer_jwks, allow_anonymous, service)
+    except AuthenticationNotConfiguredError as exc:
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from exc
 
 
 def _given(**flags: Any) -> dict[str, Any]:
@@ -81,6 +97,9 @@ def cloud_serve(
         workers=workers,
     )
     settings = CloudSettings(**flags)
+    _refuse_unauthenticated(
+        settings.issuer_jwks_file, settings.allow_anonymous, "cloud"
+    )
     configure_logging(settings.log_format, settings.log_level)
     if settings.workers == 1:
         _serve(
@@ -131,6 +150,7 @@ def edge_serve(
             sync_interval=sync_interval,
         )
     )
+    _refuse_unauthenticated(settings.issuer_jwks_file, settings.allow_anonymous, "edge")
     configure_logging(settings.log_format, settings.log_level)
     _serve(create_app(settings), settings.host, settings.port)
 

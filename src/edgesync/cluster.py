@@ -114,7 +114,7 @@ def start_cloud(
     certs: DevCerts | None = None,
     *,
     mutual: bool = False,
-    **extra: str,
+    extra: dict[str, str] | None = None,
 ) -> Node:
     """
     Start a cloud service; SQLite in *workdir* unless *database_url* is given.
@@ -127,7 +127,7 @@ def start_cloud(
         "EDGESYNC_PORT": str(free_port()),
         "EDGESYNC_DATABASE_URL": database_url
         or f"sqlite+aiosqlite:///{workdir / 'cloud.db'}",
-        **extra,
+        **(extra or {}),
     }
     verify = None
     if certs is not None:

@@ -5,19 +5,29 @@ A resolution first reads the conflict and sends its ETag back in
 ``If-Match``, so the cloud refuses it when a sibling joined in between
 (docs/protocol.md, "Resolution"). A 4xx answer ends the command with the
 problem's detail and exit status 1.
+
+Against an authenticating cloud every command takes an analyst's ``--token``
+and the token's subject resolves; ``--as`` names the resolver of a cloud
+without authentication.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
-import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from edgesync.cloud_http import (
+    DEFAULT_CLOUD_URL,
+    CaFile,
+    CloudClient,
+    CloudUrl,
+    Token,
+)
 from syncproto import (
     FIELD_NAMES,
     ConflictPublic,
@@ -31,51 +41,9 @@ app = typer.Typer(
     help="List, inspect and resolve conflicts at the cloud.", no_args_is_help=True
 )
 
-DEFAULT_CLOUD_URL = "http://127.0.0.1:8000"
 # Content may be 64 KiB; a table cell shows its start.
 SHOWN_CHARS = 200
-CloudUrl = Annotated[
-    str,
-    typer.Option("--cloud", envvar="EDGESYNC_CLOUD_URL", help="The cloud's base URL"),
-]
 ConflictId = Annotated[uuid.UUID, typer.Argument(help="The conflict's id")]
-
-
-class CloudClient:
-    """The few cloud calls of these commands; a refusal ends the command."""
-
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
-        self._http = httpx.Client(base_url=base_url, timeout=30)
-
-    def __enter__(self) -> CloudClient:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._http.close()
-
-    def send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """Send one request; on a transport failure or a 4xx/5xx, exit 1."""
-        try:
-            response = self._http.request(method, path, **kwargs)
-        except httpx.TransportError as exc:
-            _fail(f"cannot reach the cloud at {self.base_url}: {exc}")
-        if response.is_error:
-            _fail(f"{response.status_code}: {_detail(response)}")
-        return response
-
-
-def _detail(response: httpx.Response) -> str:
-    try:
-        detail = response.json().get("detail")
-    except ValueError:
-        detail = None
-    return str(detail or response.reason_phrase)
-
-
-def _fail(message: str) -> NoReturn:
-    Console(stderr=True).print(Text(message, style="red"))
-    raise typer.Exit(1)
 
 
 @app.command("list")
@@ -90,11 +58,13 @@ def list_conflicts(
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
     offset: Annotated[int, typer.Option(min=0)] = 0,
     cloud: CloudUrl = DEFAULT_CLOUD_URL,
+    token: Token = None,
+    ca_file: CaFile = None,
 ) -> None:
     """List conflicts, oldest first."""
     given = {"status": status, "report_id": report, "edge_id": edge}
     params = {k: v for k, v in given.items() if v is not None}
-    with CloudClient(cloud) as client:
+    with CloudClient(cloud, token=token, ca_file=ca_file) as client:
         response = client.send(
             "GET", "/conflicts", params=params | {"limit": limit, "offset": offset}
         )
@@ -118,9 +88,14 @@ def list_conflicts(
 
 
 @app.command("show")
-def show(conflict_id: ConflictId, cloud: CloudUrl = DEFAULT_CLOUD_URL) -> None:
+def show(
+    conflict_id: ConflictId,
+    cloud: CloudUrl = DEFAULT_CLOUD_URL,
+    token: Token = None,
+    ca_file: CaFile = None,
+) -> None:
     """Show a conflict: the base and the siblings side by side, field by field."""
-    with CloudClient(cloud) as client:
+    with CloudClient(cloud, token=token, ca_file=ca_file) as client:
         response = client.send("GET", f"/conflicts/{conflict_id}")
     conflict = ConflictPublic.model_validate(response.json())
 
@@ -190,11 +165,15 @@ def resolve(
     conflict_id: ConflictId,
     reason: Annotated[str, typer.Option(help="Why; kept for the audit")],
     analyst: Annotated[
-        str,
+        str | None,
         typer.Option(
-            "--as", envvar="EDGESYNC_ANALYST", help="Who resolves: named in the record"
+            "--as",
+            envvar="EDGESYNC_ANALYST",
+            help="Who resolves, for a cloud without authentication "
+            "(with --token the token's subject resolves)",
+            show_default=False,
         ),
-    ],
+    ] = None,
     keep: Annotated[
         str | None, typer.Option(help="The change id of the sibling to keep")
     ] = None,
@@ -203,21 +182,27 @@ def resolve(
         typer.Option(help="NAME=VALUE of title, content, classification, deleted"),
     ] = None,
     cloud: CloudUrl = DEFAULT_CLOUD_URL,
+    token: Token = None,
+    ca_file: CaFile = None,
 ) -> None:
     """Resolve a conflict: --keep one sibling, or give --field values."""
+    if analyst is None and not (token or "").strip():
+        msg = "name the resolver with --as, or pass an analyst's --token"
+        raise typer.BadParameter(msg, param_hint="--as")
     body: dict[str, Any] = {"reason": reason}
     if keep is not None:
         body["keep"] = keep
     if field:
         body["fields"] = _parse_fields(field)
+    headers = {} if analyst is None else {"X-Analyst": analyst}
     path = f"/conflicts/{conflict_id}"
-    with CloudClient(cloud) as client:
+    with CloudClient(cloud, token=token, ca_file=ca_file) as client:
         etag = client.send("GET", path).headers["ETag"]
         response = client.send(
             "POST",
             f"{path}/resolve",
             json=body,
-            headers={"If-Match": etag, "X-Analyst": analyst},
+            headers={"If-Match": etag, **headers},
         )
     conflict = ConflictPublic.model_validate(response.json())
 

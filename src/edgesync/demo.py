@@ -33,8 +33,10 @@ from rich.table import Table
 from edgesync import workload
 from edgesync.certs import create_dev_certs
 from edgesync.cluster import Node, start_cloud, start_edge
+from edgesync.devauth import DevIdentities
 from edgesync.logs import configure_logging
 from edgesync.netproxy import NetProxy
+from edgesync.tokens import Role
 
 CONVERGE_TIMEOUT = 45.0
 WRITERS_PER_EDGE = 8
@@ -108,11 +110,18 @@ async def _start(workdir: Path, database_url: str | None) -> Cluster:
     # The cloud serves HTTPS with a development CA that every edge trusts; the
     # proxies pass TLS through untouched, as a real network would.
     certs = create_dev_certs(workdir / "certs", list(workload.EDGES))
-    cloud = start_cloud(workdir, database_url, certs=certs)
+    # Authentication is on, as in production: analysts carry issuer tokens,
+    # each edge signs its own with a key an administrator registered.
+    identities = DevIdentities.create(workdir / "keys", workload.EDGES)
+    cloud = start_cloud(
+        workdir, database_url, certs=certs, extra=identities.cloud_env()
+    )
     edges: dict[str, Node] = {}
     proxies: dict[str, NetProxy] = {}
     try:
         await cloud.wait_ready()
+        async with cloud.client(timeout=30.0) as admin:
+            await identities.register_edges(admin)
         for edge in workload.EDGES:
             proxy = NetProxy("127.0.0.1", cloud.port)
             await proxy.start()
@@ -124,6 +133,7 @@ async def _start(workdir: Path, database_url: str | None) -> Cluster:
                 EDGESYNC_CLOUD_CA_FILE=str(certs.ca),
                 EDGESYNC_SYNC_INTERVAL="0.5",
                 EDGESYNC_BACKOFF_CAP="2",
+                **identities.edge_env(edge),
             )
         await asyncio.gather(*(node.wait_ready() for node in edges.values()))
     except BaseException:
@@ -131,8 +141,15 @@ async def _start(workdir: Path, database_url: str | None) -> Cluster:
             node.stop()
         raise
     clients = {
-        node.name: node.client(timeout=30.0) for node in [cloud, *edges.values()]
+        edge: node.client(
+            timeout=30.0, headers=identities.bearer("analyst-1", Role.ANALYST)
+        )
+        for edge, node in edges.items()
     }
+    clients["cloud"] = cloud.client(
+        timeout=30.0,
+        headers=identities.bearer("resolver-1", Role.RESOLVER, Role.AUDITOR),
+    )
     return Cluster(cloud, edges, proxies, clients)
 
 
@@ -201,9 +218,7 @@ async def _phase(
 
 
 async def _send(client: httpx.AsyncClient, write: workload.Write) -> None:
-    response = await client.request(
-        write.method, write.path, json=write.body, headers={"X-Analyst": "analyst-1"}
-    )
+    response = await client.request(write.method, write.path, json=write.body)
     if response.is_error:
         msg = f"{write.method} {write.path} at {write.edge}: {response.text}"
         raise RuntimeError(msg)
@@ -263,11 +278,17 @@ async def _resolve_one(cloud: httpx.AsyncClient, report_id: str) -> None:
     response = await cloud.post(
         f"/conflicts/{conflict['conflict_id']}/resolve",
         json={"keep": kept["change_id"], "reason": "Confirmed with both patrols"},
-        headers={"If-Match": shown.headers["etag"], "X-Analyst": "resolver-1"},
+        headers={"If-Match": shown.headers["etag"]},
     )
     if response.is_error:
         msg = f"resolving {report_id}: {response.text}"
         raise RuntimeError(msg)
+
+
+async def _refuses_anonymous(cloud: Node) -> bool:
+    """Whether the cloud answers a call without a token with 401, as it must."""
+    async with cloud.client(timeout=10.0) as anonymous:
+        return (await anonymous.get("/reports")).status_code == 401
 
 
 async def _summarize(cluster: Cluster) -> dict[str, Any]:
@@ -312,6 +333,7 @@ async def _summarize(cluster: Cluster) -> dict[str, Any]:
     return {
         "converged": all(count == 0 for count in differing.values()),
         "tls": cluster.cloud.url.startswith("https://"),
+        "auth": await _refuses_anonymous(cluster.cloud),
         "outcomes": dict(sorted(outcomes.items())),
         "merged": outcomes.get("merged", 0),
         "conflicts_open": conflicts["count"],

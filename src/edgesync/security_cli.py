@@ -14,18 +14,14 @@ from typing import Annotated
 import typer
 
 from edgesync.certs import create_dev_certs
+from edgesync.devauth import DEV_AUDIENCE, DEV_ISSUER, DevIdentities
 from edgesync.keys import (
     DEFAULT_RSA_BITS,
     MIN_RSA_BITS,
     KeyFileError,
     check_edge_id,
-    generate_private_key,
     load_private_key,
-    public_key_pem,
     refuse_existing,
-    write_jwks,
-    write_private_key,
-    write_public_file,
 )
 from edgesync.tokens import Role, TokenSigner, issue_analyst_token
 from syncproto import Classification
@@ -77,14 +73,7 @@ def dev_keys(
         except FileExistsError as exc:
             raise _fail(f"{exc.filename} exists; pass --force to replace it") from exc
 
-    (out / "edges").mkdir(parents=True, exist_ok=True)
-    issuer = generate_private_key(bits)
-    write_private_key(issuer_path, issuer, overwrite=True)
-    write_jwks(out / "jwks.json", [issuer.public_key()])
-    for path in edge_paths.values():
-        key = generate_private_key(bits)
-        write_private_key(path, key, overwrite=True)
-        write_public_file(path.with_suffix(".pub"), public_key_pem(key.public_key()))
+    DevIdentities.create(out, edge_ids, bits)
     typer.echo(f"issuer key {out / 'issuer.key'}, JWK set {out / 'jwks.json'}")
     for edge_id in edge_ids:
         typer.echo(f"edge {edge_id}: {out / 'edges' / edge_id}.key and .pub")
@@ -120,10 +109,10 @@ def token_issue(
     clearance: Annotated[Classification, typer.Option(help="Highest marking")],
     roles: Annotated[str, typer.Option(help="Comma-separated roles")] = "analyst",
     ttl: Annotated[int, typer.Option(min=1, help="Lifetime in seconds")] = 3600,
-    audience: Annotated[str, typer.Option(help="The services' audience")] = (
-        "edgesync"
-    ),
-    issuer: Annotated[str, typer.Option(help="The iss claim")] = "edgesync-dev",
+    audience: Annotated[
+        str, typer.Option(help="The services' audience")
+    ] = DEV_AUDIENCE,
+    issuer: Annotated[str, typer.Option(help="The iss claim")] = DEV_ISSUER,
 ) -> None:
     """Print an analyst token signed with the development issuer's key."""
     role_set = _roles(roles)

@@ -58,6 +58,25 @@ class InvalidTokenError(Exception):
         self.reason = reason
 
 
+class AuthenticationNotConfiguredError(RuntimeError):
+    """A service was started with no issuer keys and without opting out."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__(
+            f"the {service} authenticates every call: set EDGESYNC_ISSUER_JWKS_FILE "
+            "to the identity issuer's JWK set, or EDGESYNC_ALLOW_ANONYMOUS=true for "
+            "a development service that trusts every caller"
+        )
+
+
+def check_configured(
+    issuer_jwks: object | None, allow_anonymous: bool, service: str
+) -> None:
+    """Refuse to start a service that would trust every caller by accident."""
+    if issuer_jwks is None and not allow_anonymous:
+        raise AuthenticationNotConfiguredError(service)
+
+
 class Role(enum.StrEnum):
     """What an analyst may do."""
 
@@ -184,6 +203,30 @@ def _unverified_issuer(token: str) -> str | None:
         raise InvalidTokenError("malformed token") from exc
 
     return issuer if isinstance(issuer, str) else None
+
+
+def unverified_issuer(token: str) -> str | None:
+    """
+    Return the ``iss`` of a well-shaped token, unverified, to choose its key.
+
+    Raises :class:`InvalidTokenError` on anything that is not a compact JWS.
+    """
+    _check_shape(token)
+    return _unverified_issuer(token)
+
+
+def is_edge_token(token: str) -> bool:
+    """
+    Whether *token* claims to be an edge's own (``iss`` = ``sub``), unverified.
+
+    Only picks which verifier to try; that verifier then decides.
+    """
+    _check_shape(token)
+    try:
+        claims = jwt.get_unverified_claims(token)
+    except JOSEError as exc:
+        raise InvalidTokenError("malformed token") from exc
+    return bool(claims.get("iss")) and claims.get("iss") == claims.get("sub")
 
 
 def _jose_reason(exc: JOSEError) -> str:

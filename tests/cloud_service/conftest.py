@@ -26,8 +26,14 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def settings(db_url: str) -> CloudSettings:
-    """Settings with a small body limit, so a 413 is cheap to provoke."""
-    return CloudSettings(database_url=db_url, max_body_bytes=SMALL_BODY)
+    """
+    Settings with a small body limit, so a 413 is cheap to provoke.
+
+    The protocol tests run without authentication; test_auth.py turns it on.
+    """
+    return CloudSettings(
+        database_url=db_url, max_body_bytes=SMALL_BODY, allow_anonymous=True
+    )
 
 
 @pytest.fixture

@@ -49,7 +49,9 @@ async def two_clouds(settings: CloudSettings) -> AsyncIterator[Clouds]:
 @pytest.fixture
 async def pg_clouds(pg_url: str) -> AsyncIterator[Clouds]:
     """Two cloud processes sharing one PostgreSQL database."""
-    async with _clouds(CloudSettings(database_url=pg_url)) as clouds:
+    async with _clouds(
+        CloudSettings(database_url=pg_url, allow_anonymous=True)
+    ) as clouds:
         yield clouds
 
 

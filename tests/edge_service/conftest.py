@@ -58,6 +58,7 @@ def settings(tmp_path: Path, migrated_db: Path) -> EdgeSettings:
         backoff_cap=0.05,
         migrate_on_start=False,
         sync_run_timeout=10,
+        allow_anonymous=True,
     )
 
 
@@ -65,13 +66,18 @@ async def start_edge(
     settings: EdgeSettings,
     cloud: FakeCloud,
     to_cloud: httpx.AsyncBaseTransport | None = None,
+    headers: dict[str, str] | None = None,
 ) -> AsyncIterator[Edge]:
-    """Run an edge against *cloud* for the duration of the iteration."""
+    """
+    Run an edge against *cloud* for the duration of the iteration.
+
+    *headers* go with every request of the edge's client (an analyst token).
+    """
     app = create_app(settings, transport=to_cloud or httpx.ASGITransport(cloud.app))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(
-            transport=transport, base_url="http://edge.test"
+            transport=transport, base_url="http://edge.test", headers=headers
         ) as client:
             # Let the cycle that starts with the app finish, so that each test
             # begins with an idle loop.

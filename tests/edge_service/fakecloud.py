@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,6 +53,8 @@ class FakeCloud:
         self.failures: list[tuple[int, dict[str, str]]] = []
         self.bodies: list[int] = []
         self.received: list[str] = []
+        # (path, Authorization header) of every request, to check edge tokens.
+        self.authorizations: list[tuple[str, str | None]] = []
         self.app = self._build()
 
     def add_entry(
@@ -70,6 +73,14 @@ class FakeCloud:
 
     def _build(self) -> FastAPI:
         app = FastAPI()
+
+        @app.middleware("http")
+        async def record_authorization(
+            request: Request, call_next: Callable[[Request], Awaitable[Response]]
+        ) -> Response:
+            header = request.headers.get("authorization")
+            self.authorizations.append((request.url.path, header))
+            return await call_next(request)
 
         @app.get("/sync/info")
         async def info() -> SyncInfo:

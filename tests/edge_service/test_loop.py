@@ -119,6 +119,7 @@ async def test_migrate_on_start_creates_var_folder(
         database_url=f"sqlite+aiosqlite:///{path}",
         cloud_url="http://cloud.test",
         sync_interval=3600,
+        allow_anonymous=True,
     )
     async for edge in start_edge(settings, cloud):
         response = await edge.client.get("/readyz")

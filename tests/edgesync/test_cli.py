@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from edgesync.cli import app
@@ -45,3 +46,16 @@ def test_db_upgrade_refuses_an_unknown_service() -> None:
     result = runner.invoke(app, ["db", "upgrade", "printer"])
 
     assert result.exit_code == 2
+
+
+@pytest.mark.parametrize("service", ["cloud", "edge"])
+def test_serve_without_issuer_keys_exits_2_before_listening(
+    service: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("EDGESYNC_ISSUER_JWKS_FILE", raising=False)
+    monkeypatch.delenv("EDGESYNC_ALLOW_ANONYMOUS", raising=False)
+
+    result = runner.invoke(app, [service, "serve", "--port", "1"])
+
+    assert result.exit_code == 2
+    assert "EDGESYNC_ISSUER_JWKS_FILE" in result.output

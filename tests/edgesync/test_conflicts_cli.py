@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import structlog
-import uvicorn
 from typer.testing import CliRunner, Result
 
-from cloud_service.app import create_app
 from cloud_service.settings import CloudSettings
 from edgesync.cli import app
+from edgesync.keys import generate_private_key, public_key_pem
+from edgesync.tokens import Role, TokenSigner, sign_edge_token
 from tests.cloud_service.helpers import change
+from tests.edgesync.clouds import AuthCloud, running_cloud
 
 runner = CliRunner()
 BASE = {"edge-a": 1}
@@ -25,33 +23,14 @@ BASE = {"edge-a": 1}
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def cloud_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The URL of a cloud running in a thread of this process, on each database."""
+    """The URL of an anonymous cloud in a thread of this process, on each database."""
     if request.param == "postgres":
         database_url: str = request.getfixturevalue("pg_url")
     else:
         database_url = f"sqlite+aiosqlite:///{tmp_path / 'cloud.db'}"
-    config = uvicorn.Config(
-        create_app(CloudSettings(database_url=database_url)),
-        host="127.0.0.1",
-        port=0,
-        log_config=None,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    # The server thread logs after a test's output capture has ended, into
-    # whatever stream an earlier test left a handler on: keep its lines here.
-    with structlog.testing.capture_logs():
-        thread.start()
-        deadline = time.monotonic() + 30
-        while not server.started:
-            assert thread.is_alive(), "the cloud failed to start"
-            assert time.monotonic() < deadline, "the cloud did not start within 30 s"
-            time.sleep(0.02)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}"
-
-        server.should_exit = True
-        thread.join(timeout=30)
+    settings = CloudSettings(database_url=database_url, allow_anonymous=True)
+    with running_cloud(settings) as url:
+        yield url
 
 
 def _push(url: str, edge_id: str, *changes: dict[str, Any]) -> list[dict[str, Any]]:
@@ -100,7 +79,9 @@ def test_show_puts_base_and_siblings_side_by_side(cloud_url: str) -> None:
     result = _run(cloud_url, "show", conflict_id)
 
     assert result.exit_code == 0, result.output
-    title_row = next(line for line in result.output.splitlines() if "T0" in line)
+    # An earlier test may have left httpx's request log on stderr: its
+    # timestamps hold "T0" too, so find the row by its field name as well.
+    title_row = next(line for line in result.output.splitlines() if "│ title " in line)
     for shown in ("title", "T0", "* T-A", "* T-B"):
         assert shown in title_row
     assert from_a["change_id"] in result.output
@@ -260,3 +241,145 @@ def test_unreachable_cloud_exits_1() -> None:
 
     assert result.exit_code == 1
     assert "cannot reach the cloud" in result.output
+
+
+def _register_and_open_conflict(cloud: AuthCloud) -> tuple[str, dict[str, Any]]:
+    """Register edge-a and edge-b, then open BC-09's conflict with their tokens."""
+    admin = {"Authorization": f"Bearer {cloud.token(Role.ADMIN)}"}
+    edge_tokens = {}
+    for edge_id in ("edge-a", "edge-b"):
+        key = generate_private_key()
+        registration = {
+            "edge_id": edge_id,
+            "public_key_pem": public_key_pem(key.public_key()).decode(),
+            "clearance": "IL5",
+        }
+        response = httpx.post(f"{cloud.url}/edges", json=registration, headers=admin)
+        assert response.status_code == 201, response.text
+        signer = TokenSigner.from_private_key(key)
+        edge_tokens[edge_id] = sign_edge_token(signer, edge_id, audience="edgesync")
+
+    def push(edge_id: str, *changes: dict[str, Any]) -> list[dict[str, Any]]:
+        response = httpx.post(
+            f"{cloud.url}/sync/push",
+            json={"edge_id": edge_id, "changes": list(changes)},
+            headers={"Authorization": f"Bearer {edge_tokens[edge_id]}"},
+        )
+        assert response.status_code == 200, response.text
+        results: list[dict[str, Any]] = response.json()["results"]
+        return results
+
+    from_a = change("edge-a", 2, base_clock=BASE, title="T-A", content="C0")
+    from_b = change("edge-b", 1, base_clock=BASE, title="T-B", content="C-B", minutes=1)
+    push("edge-a", change("edge-a", 1, title="T0", content="C0"), from_a)
+    (result,) = push("edge-b", from_b)
+    return result["conflict_id"], from_b
+
+
+def test_list_with_token_against_an_authenticating_cloud(auth_cloud: AuthCloud) -> None:
+    """--token is sent as a bearer token; the token never shows in the output."""
+    conflict_id, _ = _register_and_open_conflict(auth_cloud)
+    token = auth_cloud.token(Role.ANALYST)
+
+    listed = _run(auth_cloud.url, "list", "--token", token)
+    from_env = runner.invoke(
+        app,
+        ["conflicts", "list", "--cloud", auth_cloud.url],
+        env={"COLUMNS": "250", "EDGESYNC_TOKEN": token},
+    )
+
+    assert listed.exit_code == 0, listed.output
+    assert conflict_id in listed.output
+    assert "1 conflict(s)" in listed.output
+    assert from_env.exit_code == 0, from_env.output
+    assert conflict_id in from_env.output
+    assert token not in listed.output + from_env.output
+
+
+def test_list_without_token_exits_1_with_the_401(auth_cloud: AuthCloud) -> None:
+    """An authenticating cloud refuses a call without a token: exit 1, 401 detail."""
+    result = _run(auth_cloud.url, "list")
+
+    assert result.exit_code == 1
+    assert "401" in result.output
+    assert "Authorization: Bearer" in result.output
+
+
+def test_show_with_token(auth_cloud: AuthCloud) -> None:
+    """`conflicts show --token` reads a conflict of an authenticating cloud."""
+    conflict_id, from_b = _register_and_open_conflict(auth_cloud)
+    token = auth_cloud.token(Role.ANALYST)
+
+    result = _run(auth_cloud.url, "show", conflict_id, "--token", token)
+
+    assert result.exit_code == 0, result.output
+    assert from_b["change_id"] in result.output
+    assert token not in result.output
+
+
+def test_resolve_with_token_names_the_token_subject(auth_cloud: AuthCloud) -> None:
+    """With --token and no --as, the token's subject is the recorded resolver."""
+    conflict_id, from_b = _register_and_open_conflict(auth_cloud)
+    token = auth_cloud.token(Role.RESOLVER, sub="resolver-7")
+    args = ("resolve", conflict_id, "--keep", from_b["change_id"], "--reason", "r")
+
+    result = _run(auth_cloud.url, *args, "--token", token)
+
+    assert result.exit_code == 0, result.output
+    assert "resolver-7" in result.output
+    assert token not in result.output
+
+
+def test_resolve_without_the_resolver_role_exits_1(auth_cloud: AuthCloud) -> None:
+    """A token without the resolver role is refused with the 403 detail."""
+    conflict_id, from_b = _register_and_open_conflict(auth_cloud)
+    token = auth_cloud.token(Role.ANALYST)
+    args = ("resolve", conflict_id, "--keep", from_b["change_id"], "--reason", "r")
+
+    result = _run(auth_cloud.url, *args, "--token", token)
+
+    assert result.exit_code == 1
+    assert "403: resolving a conflict needs the resolver role" in result.output
+    assert token not in result.output
+
+
+def test_missing_ca_file_is_a_usage_error(tmp_path: Path) -> None:
+    """--ca-file must name an existing file; nothing is sent otherwise."""
+    missing = tmp_path / "absent-ca.pem"
+
+    result = runner.invoke(
+        app,
+        [
+            "conflicts",
+            "list",
+            "--cloud",
+            "https://127.0.0.1:9",
+            "--ca-file",
+            str(missing),
+        ],
+    )
+
+    assert result.exit_code == 2
+    assert "--ca-file" in result.output
+
+
+def test_unusable_ca_file_exits_1(tmp_path: Path) -> None:
+    """A --ca-file that holds no certificate is reported, not a traceback."""
+    bogus = tmp_path / "ca.pem"
+    bogus.write_text("not a certificate\n")
+
+    result = runner.invoke(
+        app,
+        [
+            "conflicts",
+            "list",
+            "--cloud",
+            "https://127.0.0.1:9",
+            "--ca-file",
+            str(bogus),
+        ],
+    )
+
+    assert result.exit_code == 1
+    assert "cannot use" in result.output
+    assert "CA bundle" in result.output

@@ -169,6 +169,7 @@ class Cluster:
             sync_interval=settings.pop("sync_interval", 3600),
             backoff_base=settings.pop("backoff_base", 0.01),
             backoff_cap=settings.pop("backoff_cap", 0.05),
+            allow_anonymous=True,
             **settings,
         )
         app = create_edge(config, transport=link)
@@ -229,7 +230,9 @@ async def cluster_on(
     database_url: str, tmp_path: Path, **cloud_settings: Any
 ) -> AsyncIterator[Cluster]:
     """Run a cloud on *database_url*; edges are added by the test."""
-    app = create_cloud(CloudSettings(database_url=database_url, **cloud_settings))
+    app = create_cloud(
+        CloudSettings(database_url=database_url, allow_anonymous=True, **cloud_settings)
+    )
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(app.router.lifespan_context(app))
         cloud = await stack.enter_async_context(

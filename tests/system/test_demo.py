@@ -38,6 +38,7 @@ def test_demo_converges_and_reports_json() -> None:
     summary = json.loads(result.stdout)
     assert summary["converged"] is True
     assert summary["tls"] is True
+    assert summary["auth"] is True
     assert summary["nodes"][0]["url"].startswith("https://127.0.0.1:")
     assert summary["changes"] == 60 + 3 * 20 + len_apart_edits() + 200
     assert summary["outcomes"]["conflict"] >= 26

@@ -23,13 +23,17 @@ from edgesync.netproxy import NetProxy
 
 pytestmark = pytest.mark.slow
 
+# These cases are about durability and the link, not about who calls: both
+# services run without authentication, which they refuse unless told.
+ANONYMOUS = {"EDGESYNC_ALLOW_ANONYMOUS": "true"}
+
 
 @asynccontextmanager
 async def linked_edge(
     tmp_path: Path, edge_env: dict[str, str], *, cut: bool = False
 ) -> AsyncIterator[tuple[Node, NetProxy, httpx.AsyncClient]]:
     """Run a cloud process and an edge process joined by a proxy."""
-    cloud = start_cloud(tmp_path)
+    cloud = start_cloud(tmp_path, extra=ANONYMOUS)
     proxy: NetProxy | None = None
     edge: Node | None = None
     try:
@@ -38,7 +42,7 @@ async def linked_edge(
         await proxy.start()
         if cut:
             await proxy.cut()
-        edge = start_edge("edge-a", proxy.url, tmp_path, **edge_env)
+        edge = start_edge("edge-a", proxy.url, tmp_path, **ANONYMOUS, **edge_env)
         await edge.wait_ready()
         async with httpx.AsyncClient(base_url=edge.url, timeout=30) as client:
             yield edge, proxy, client

@@ -2,6 +2,8 @@
 TLS between edge and cloud with real processes on 127.0.0.1: the cloud serves
 HTTPS with a development certificate, edges verify it against the CA bundle,
 and with mutual TLS the cloud admits only edges holding a certificate of its CA.
+Authentication is on throughout: the analyst carries an issuer token, the edge
+signs its own with the key the administrator registered.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import pytest
 
 from edgesync.certs import DevCerts, create_dev_certs
 from edgesync.cluster import Node, start_cloud, start_edge
+from edgesync.devauth import DevIdentities
+from edgesync.tokens import Role
 
 pytestmark = pytest.mark.slow
 
@@ -20,9 +24,13 @@ QUIET = {"EDGESYNC_SYNC_INTERVAL": "3600", "EDGESYNC_BACKOFF_BASE": "60"}
 
 
 def edge_tls(
-    certs: DevCerts, *, ca: bool = True, client: bool = True
+    certs: DevCerts,
+    identities: DevIdentities,
+    *,
+    ca: bool = True,
+    client: bool = True,
 ) -> dict[str, str]:
-    env = dict(QUIET)
+    env = QUIET | identities.edge_env("edge-a")
     if ca:
         env["EDGESYNC_CLOUD_CA_FILE"] = str(certs.ca)
     if client:
@@ -31,8 +39,27 @@ def edge_tls(
     return env
 
 
-async def write_and_sync(edge: Node) -> dict[str, object]:
-    async with edge.client(timeout=30) as client:
+async def start_secure_cloud(
+    tmp_path: Path, certs: DevCerts, *, mutual: bool
+) -> tuple[Node, DevIdentities]:
+    """Start an HTTPS cloud that authenticates, with edge-a registered."""
+    identities = DevIdentities.create(tmp_path / "keys", ["edge-a"])
+    cloud = start_cloud(
+        tmp_path, certs=certs, mutual=mutual, extra=identities.cloud_env()
+    )
+    try:
+        await cloud.wait_ready()
+        async with cloud.client(timeout=30) as admin:
+            await identities.register_edges(admin)
+    except BaseException:
+        cloud.stop()
+        raise
+    return cloud, identities
+
+
+async def write_and_sync(edge: Node, identities: DevIdentities) -> dict[str, object]:
+    headers = identities.bearer("analyst-1", Role.ANALYST)
+    async with edge.client(timeout=30, headers=headers) as client:
         body = {
             "report_id": "rpt-001",
             "title": "Alpha",
@@ -48,14 +75,13 @@ async def write_and_sync(edge: Node) -> dict[str, object]:
 async def test_edge_syncs_over_https(tmp_path: Path, mutual: bool) -> None:
     """An edge that trusts the dev CA (and, for mTLS, shows its cert) syncs."""
     certs = create_dev_certs(tmp_path / "certs", ["edge-a"])
-    cloud = start_cloud(tmp_path, certs=certs, mutual=mutual)
+    cloud, identities = await start_secure_cloud(tmp_path, certs, mutual=mutual)
     edge: Node | None = None
     try:
-        await cloud.wait_ready()
-        edge = start_edge("edge-a", cloud.url, tmp_path, **edge_tls(certs))
+        edge = start_edge("edge-a", cloud.url, tmp_path, **edge_tls(certs, identities))
         await edge.wait_ready()
 
-        status = await write_and_sync(edge)
+        status = await write_and_sync(edge, identities)
 
         assert cloud.url.startswith("https://127.0.0.1:")
         assert status["pending"] == 0, status
@@ -73,35 +99,35 @@ async def test_plain_http_and_unverified_edges_are_refused(tmp_path: Path) -> No
     client certificate cannot connect: its changes stay pending.
     """
     certs = create_dev_certs(tmp_path / "certs", ["edge-a"])
-    cloud = start_cloud(tmp_path, certs=certs, mutual=True)
+    cloud, identities = await start_secure_cloud(tmp_path, certs, mutual=True)
     edges: list[Node] = []
     try:
-        await cloud.wait_ready()
         plain = f"http://127.0.0.1:{cloud.port}/healthz"
         async with httpx.AsyncClient(timeout=5) as client:
             with pytest.raises(httpx.TransportError):
                 await client.get(plain)
         for name, env in (
-            ("no-ca", edge_tls(certs, ca=False)),
-            ("no-client-cert", edge_tls(certs, client=False)),
+            ("no-ca", edge_tls(certs, identities, ca=False)),
+            ("no-client-cert", edge_tls(certs, identities, client=False)),
         ):
             edge = start_edge("edge-a", cloud.url, tmp_path / name, **env)
             edges.append(edge)
             await edge.wait_ready()
 
-            status = await write_and_sync(edge)
+            status = await write_and_sync(edge, identities)
 
             assert status["pending"] == 1, (name, status)
             assert status["last_error"], name
         assert "CERTIFICATE_VERIFY_FAILED" in str(
-            (await _status(edges[0]))["last_error"]
+            (await _status(edges[0], identities))["last_error"]
         )
     finally:
         for node in (*edges, cloud):
             node.stop()
 
 
-async def _status(edge: Node) -> dict[str, object]:
-    async with edge.client() as client:
+async def _status(edge: Node, identities: DevIdentities) -> dict[str, object]:
+    headers = identities.bearer("analyst-1", Role.ANALYST)
+    async with edge.client(headers=headers) as client:
         status: dict[str, object] = (await client.get("/sync/status")).json()
     return status

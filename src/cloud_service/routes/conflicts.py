@@ -6,13 +6,20 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Response
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from cloud_service import conflicts, resolution
+from cloud_service import conflicts, reports, resolution
+from cloud_service.auth import Analyst, CurrentAnalyst, Forbidden
 from cloud_service.db import write_transaction
-from cloud_service.errors import PreconditionRequired
+from cloud_service.errors import (
+    ConflictNotFound,
+    PreconditionRequired,
+    ResolverRequired,
+)
 from cloud_service.routes.deps import MAX_INT, Session, Sessions
 from edgesync.problems import PROBLEM_RESPONSES, problem_responses
+from edgesync.tokens import Role
 from syncproto import (
     AnalystId,
     ConflictPublic,
@@ -59,17 +66,39 @@ _EXAMPLES: dict[str, Any] = {
 
 
 async def current_resolver(
+    request: Request,
+    analyst: CurrentAnalyst,
     x_analyst: Annotated[
-        AnalystId, Header(description="The analyst resolving the conflict.")
-    ],
+        AnalystId | None,
+        Header(description="The resolver, only while authentication is off."),
+    ] = None,
 ) -> str:
     """
-    Return the analyst resolving a conflict.
+    Return the analyst resolving a conflict: the token's ``sub``.
 
-    The one place that names the resolver, so that a verified JWT ``sub`` with
-    the ``resolver`` role can replace the header without touching any route.
+    A resolver needs the ``resolver`` role. With authentication off (a
+    development cloud) the ``X-Analyst`` header names the resolver instead.
     """
+    if _authentication_on(request):
+        if Role.RESOLVER not in analyst.roles:
+            raise Forbidden("resolving a conflict needs the resolver role")
+        return analyst.sub
+    if x_analyst is None:
+        raise ResolverRequired()
     return x_analyst
+
+
+def _authentication_on(request: Request) -> bool:
+    return bool(request.app.state.authenticator.enabled)
+
+
+async def _check_visible(
+    session: AsyncSession, report_id: str, analyst: Analyst, conflict_id: uuid.UUID
+) -> None:
+    # Above the caller's clearance a conflict does not exist for them.
+    report = await reports.get_report(session, report_id)
+    if not analyst.sees(report.classification):
+        raise ConflictNotFound(conflict_id)
 
 
 Resolver = Annotated[str, Depends(current_resolver)]
@@ -78,6 +107,7 @@ Resolver = Annotated[str, Depends(current_resolver)]
 @router.get("", responses=PROBLEM_RESPONSES)
 async def list_conflicts(
     session: Session,
+    analyst: CurrentAnalyst,
     status: ConflictStatus | None = None,
     report_id: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9._:-]{1,128}$")] = None,
     edge_id: Annotated[
@@ -93,7 +123,8 @@ async def list_conflicts(
     """
     List conflicts, oldest first, with their siblings and field diffs.
 
-    `count` is the number of conflicts matching the filters in all.
+    `count` is the number of conflicts matching the filters in all; conflicts
+    on reports above the caller's clearance are left out.
     """
     return await conflicts.list_conflicts(
         session,
@@ -102,6 +133,7 @@ async def list_conflicts(
         edge_id=edge_id,
         limit=limit,
         offset=offset,
+        visible=analyst.visible,
     )
 
 
@@ -114,7 +146,10 @@ async def list_conflicts(
     },
 )
 async def get_conflict(
-    conflict_id: uuid.UUID, session: Session, response: Response
+    conflict_id: uuid.UUID,
+    session: Session,
+    response: Response,
+    analyst: CurrentAnalyst,
 ) -> ConflictPublic:
     """
     Return one conflict: its base, siblings and the fields they disagree on.
@@ -126,6 +161,7 @@ async def get_conflict(
     header is what `POST /conflicts/{conflict_id}/resolve` needs in `If-Match`.
     """
     conflict = await conflicts.get_conflict(session, conflict_id)
+    await _check_visible(session, conflict.report_id, analyst, conflict_id)
     clock = await resolution.report_clock(session, conflict.report_id)
     response.headers["ETag"] = resolution.conflict_etag(conflict, clock)
     return conflict
@@ -137,6 +173,7 @@ async def resolve_conflict(
     body: Annotated[ConflictResolution, Body(openapi_examples=_EXAMPLES)],
     sessions: Sessions,
     resolver: Resolver,
+    analyst: CurrentAnalyst,
     response: Response,
     if_match: Annotated[
         str | None,
@@ -160,6 +197,8 @@ async def resolve_conflict(
     if if_match is None:
         raise PreconditionRequired()
     async with write_transaction(sessions) as session:
+        shown = await conflicts.get_conflict(session, conflict_id)
+        await _check_visible(session, shown.report_id, analyst, conflict_id)
         resolved = await resolution.resolve_conflict(
             session,
             conflict_id,

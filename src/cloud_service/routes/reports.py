@@ -7,6 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from cloud_service import reports
+from cloud_service.auth import CurrentAnalyst
+from cloud_service.errors import ReportNotFound
 from cloud_service.routes.deps import ReportIdPath, Session
 from edgesync.problems import PROBLEM_RESPONSES, problem_responses
 from syncproto import Classification
@@ -18,6 +20,7 @@ _NOT_FOUND = {**PROBLEM_RESPONSES, **problem_responses(404, "No such report")}
 @router.get("", responses=PROBLEM_RESPONSES)
 async def list_reports(
     session: Session,
+    analyst: CurrentAnalyst,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     after: Annotated[
         str | None,
@@ -33,7 +36,8 @@ async def list_reports(
     List reports ordered by report id.
 
     Pass `next_after` as `after` for the next page; it is null on the last
-    page. Deleted reports are left out unless `include_deleted` is true.
+    page. Deleted reports are left out unless `include_deleted` is true,
+    reports above the caller's clearance always.
     """
     return await reports.list_reports(
         session,
@@ -41,18 +45,24 @@ async def list_reports(
         limit=limit,
         classification=classification,
         include_deleted=include_deleted,
+        visible=analyst.visible,
     )
 
 
 @router.get("/{report_id}", responses=_NOT_FOUND)
-async def get_report(report_id: ReportIdPath, session: Session) -> reports.ReportPublic:
-    """Return a report's current version, or 404."""
-    return await reports.get_report(session, report_id)
+async def get_report(
+    report_id: ReportIdPath, session: Session, analyst: CurrentAnalyst
+) -> reports.ReportPublic:
+    """Return a report's current version, or 404 (also above your clearance)."""
+    report = await reports.get_report(session, report_id)
+    if not analyst.sees(report.classification):
+        raise ReportNotFound(report_id)
+    return report
 
 
 @router.get("/{report_id}/history", responses=_NOT_FOUND)
 async def get_history(
-    report_id: ReportIdPath, session: Session
+    report_id: ReportIdPath, session: Session, analyst: CurrentAnalyst
 ) -> reports.ReportHistoryPublic:
     """
     Return every version of a report, oldest first.
@@ -61,4 +71,6 @@ async def get_history(
     merged, conflict); versions the cloud made itself (merged, provisional)
     appear with the change that triggered them.
     """
+    if not analyst.sees((await reports.get_report(session, report_id)).classification):
+        raise ReportNotFound(report_id)
     return await reports.get_history(session, report_id)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, BackgroundTasks, Query
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cloud_service import feed
+from cloud_service.auth import CurrentCaller, CurrentEdge, Forbidden
 from cloud_service.db import write_transaction
 from cloud_service.edges import record_pull
 from cloud_service.errors import BatchTooLarge
@@ -22,7 +23,7 @@ router = APIRouter(prefix="/sync", tags=["sync"])
 
 @router.post("/push", responses=PROBLEM_RESPONSES)
 async def push_changes(
-    batch: PushBatch, sessions: Sessions, settings: Settings
+    batch: PushBatch, sessions: Sessions, settings: Settings, edge: CurrentEdge
 ) -> PushResult:
     """
     Push a batch of changes from an edge, oldest first.
@@ -36,15 +37,25 @@ async def push_changes(
     `max_body_bytes` (see `GET /sync/info`) is refused with 413: split the
     batch. `acked_seq` is the highest `origin_seq` below which the cloud
     holds every change of the edge.
+
+    The bearer token is the edge's own (signed with its registered key); a
+    batch for another edge is refused with 403, and a change above the
+    edge's clearance is `rejected`.
     """
+    if edge is not None and batch.edge_id != edge.edge_id:
+        msg = f"the token is edge {edge.edge_id!r}'s, the batch is {batch.edge_id!r}'s"
+        raise Forbidden(msg)
     if len(batch.changes) > settings.max_batch_changes:
         raise BatchTooLarge(len(batch.changes), settings.max_batch_changes)
     async with write_transaction(sessions) as session:
-        return await push(session, batch, datetime.now(UTC))
+        clearance = None if edge is None else edge.clearance
+        return await push(session, batch, datetime.now(UTC), clearance)
 
 
 @router.get("/info")
-async def sync_info(session: Session, settings: Settings) -> SyncInfo:
+async def sync_info(
+    session: Session, settings: Settings, caller: CurrentCaller
+) -> SyncInfo:
     """Return the limits a batch must respect and the feed's newest seq."""
     return SyncInfo(
         max_batch_changes=settings.max_batch_changes,
@@ -58,6 +69,7 @@ async def read_feed(
     session: Session,
     sessions: Sessions,
     background: BackgroundTasks,
+    edge: CurrentEdge,
     after: Annotated[
         int, Query(ge=0, le=MAX_BIGINT, description="Return entries above this seq.")
     ] = 0,
@@ -76,9 +88,14 @@ async def read_feed(
     Every new current version of a report (applied, merged, provisional,
     resolved) is one entry. Pass `next_after` as `after` to read on; read
     again while `has_more` is true. A seq below one you have seen never
-    appears later, so a cursor never skips an entry.
+    appears later, so a cursor never skips an entry. An edge is sent only
+    entries within its clearance; `next_after` moves past the others.
     """
-    page = await feed.read_page(session, after, limit)
+    if edge is not None:
+        # An edge reads as itself and sees only what its clearance allows.
+        edge_id = edge.edge_id
+    clearance = None if edge is None else edge.clearance
+    page = await feed.read_page(session, after, limit, clearance)
     if edge_id is not None:
         # Noted after the answer is sent: the edge's status at the cloud may
         # lag a moment, the edge's pull does not wait for a write.

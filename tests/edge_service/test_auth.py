@@ -1,0 +1,364 @@
+"""
+Authentication at the edge: analysts' bearer tokens, and the edge's own to the cloud.
+
+Analyst tokens are issued with a throwaway issuer key whose JWK set the edge
+reads; the edge signs its tokens with its own key, and the fake cloud records
+every Authorization header it receives.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from edge_service.app import create_app
+from edge_service.credentials import EdgeCredentials
+from edge_service.settings import EdgeSettings
+from edgesync.keys import (
+    MIN_RSA_BITS,
+    KeyFileError,
+    generate_private_key,
+    write_jwks,
+    write_private_key,
+)
+from edgesync.tokens import (
+    AuthenticationNotConfiguredError,
+    Claims,
+    Role,
+    TokenSigner,
+    TokenVerifier,
+    issue_analyst_token,
+)
+from syncproto import Classification
+from tests.edge_service.conftest import Edge, start_edge
+from tests.edge_service.fakecloud import FakeCloud
+from tests.edge_service.helpers import (
+    create,
+    outbox_states,
+    query,
+    report_body,
+    sync_until_drained,
+)
+
+AUDIENCE = "edgesync"
+ISSUER = "https://id.test"
+PROBLEM = "application/problem+json"
+ANALYST = frozenset({Role.ANALYST})
+
+
+@pytest.fixture(scope="module")
+def issuer_key() -> rsa.RSAPrivateKey:
+    """The identity issuer's key; 2048 bits keeps the tests fast."""
+    return generate_private_key(MIN_RSA_BITS)
+
+
+@pytest.fixture(scope="module")
+def edge_key() -> rsa.RSAPrivateKey:
+    """edge-a's own key."""
+    return generate_private_key(MIN_RSA_BITS)
+
+
+@pytest.fixture(scope="module")
+def issuer(issuer_key: rsa.RSAPrivateKey) -> TokenSigner:
+    """A signer as the identity issuer holds it."""
+    return TokenSigner.from_private_key(issuer_key)
+
+
+def token(
+    signer: TokenSigner,
+    sub: str = "alice",
+    *,
+    roles: frozenset[Role] = ANALYST,
+    clearance: Classification = Classification.IL5,
+    audience: str = AUDIENCE,
+) -> str:
+    """Return an analyst token of *signer*."""
+    return issue_analyst_token(
+        signer,
+        sub=sub,
+        roles=roles,
+        clearance=clearance,
+        ttl=600,
+        audience=audience,
+        issuer=ISSUER,
+    )
+
+
+def bearer(value: str) -> dict[str, str]:
+    """Return the Authorization header of *value*."""
+    return {"Authorization": f"Bearer {value}"}
+
+
+@pytest.fixture
+def auth_settings(
+    settings: EdgeSettings,
+    tmp_path: Path,
+    issuer_key: rsa.RSAPrivateKey,
+    edge_key: rsa.RSAPrivateKey,
+) -> EdgeSettings:
+    """edge-a with an edge key and the issuer's JWK set configured."""
+    write_private_key(tmp_path / "edge-a.key", edge_key)
+    write_jwks(tmp_path / "jwks.json", [issuer_key.public_key()])
+    return settings.model_copy(
+        update={
+            "edge_key_file": tmp_path / "edge-a.key",
+            "issuer_jwks_file": tmp_path / "jwks.json",
+        }
+    )
+
+
+@pytest.fixture
+async def auth_edge(
+    auth_settings: EdgeSettings, cloud: FakeCloud, issuer: TokenSigner
+) -> AsyncIterator[Edge]:
+    """A running edge-a whose client carries alice's IL5 analyst token."""
+    async for running in start_edge(
+        auth_settings, cloud, headers=bearer(token(issuer))
+    ):
+        yield running
+
+
+async def test_no_token_is_401_problem_with_challenge(auth_edge: Edge) -> None:
+    """Without a token, reads and writes answer 401 with WWW-Authenticate: Bearer."""
+    del auth_edge.client.headers["authorization"]
+
+    for response in (
+        await auth_edge.client.get("/reports"),
+        await auth_edge.client.get("/sync/status"),
+        await auth_edge.client.post("/reports", json=report_body("r-1")),
+    ):
+        assert response.status_code == 401
+        assert response.headers["content-type"] == PROBLEM
+        assert response.headers["www-authenticate"] == "Bearer"
+
+
+def _unsigned(claims: dict[str, object]) -> str:
+    def part(data: dict[str, object]) -> str:
+        raw = json.dumps(data).encode()
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
+
+
+def _bad_tokens(issuer: TokenSigner) -> dict[str, str]:
+    now = int(time.time())
+    claims = {"sub": "alice", "iss": ISSUER, "aud": AUDIENCE, "clearance": "IL5"}
+    stranger = TokenSigner.from_private_key(generate_private_key(MIN_RSA_BITS))
+    return {
+        "alg none": _unsigned(claims | {"exp": now + 600, "roles": ["analyst"]}),
+        "expired": issuer.sign(
+            claims | {"exp": now - 3600, "iat": now - 4000, "roles": ["analyst"]}
+        ),
+        "wrong audience": token(issuer, audience="someone-else"),
+        "unknown kid": token(stranger),
+        "not bearer": "",
+    }
+
+
+async def test_invalid_tokens_are_401_and_never_quoted(
+    auth_edge: Edge, issuer: TokenSigner
+) -> None:
+    """alg none, expired, wrong audience and unknown kid are refused alike."""
+    for case, value in _bad_tokens(issuer).items():
+        header = bearer(value) if value else {"Authorization": "Basic YWxpY2U6eA=="}
+
+        response = await auth_edge.client.get("/reports", headers=header)
+
+        assert response.status_code == 401, case
+        assert response.headers["www-authenticate"].startswith("Bearer"), case
+        assert response.headers["content-type"] == PROBLEM, case
+        if value:
+            assert value not in response.text, case
+
+
+async def test_write_without_analyst_role_is_403(
+    auth_edge: Edge, issuer: TokenSigner
+) -> None:
+    """An auditor may read but not create, edit or delete reports."""
+    await create(auth_edge, "r-1")
+    auditor = bearer(token(issuer, "bob", roles=frozenset({Role.AUDITOR})))
+
+    assert (await auth_edge.client.get("/reports", headers=auditor)).status_code == 200
+    for response in (
+        await auth_edge.client.post(
+            "/reports", json=report_body("r-2"), headers=auditor
+        ),
+        await auth_edge.client.patch(
+            "/reports/r-1", json={"title": "x"}, headers=auditor
+        ),
+        await auth_edge.client.delete("/reports/r-1", headers=auditor),
+    ):
+        assert response.status_code == 403
+        assert response.headers["content-type"] == PROBLEM
+
+
+async def test_author_is_token_subject(auth_edge: Edge, issuer: TokenSigner) -> None:
+    """The change's author is the token's sub; an X-Analyst header is ignored."""
+    headers = bearer(token(issuer, "carol")) | {"X-Analyst": "mallory"}
+
+    response = await auth_edge.client.post(
+        "/reports", json=report_body("r-1"), headers=headers
+    )
+
+    assert response.status_code == 201
+    assert response.json()["created_by"] == "carol"
+    rows = await query(auth_edge, "SELECT payload FROM outbox")
+    assert [json.loads(row[0])["author"] for row in rows] == ["carol"]
+
+
+async def test_report_above_clearance_is_invisible(
+    auth_edge: Edge, issuer: TokenSigner
+) -> None:
+    """A CUI analyst gets 404 for an IL5 report, and does not see it listed."""
+    await create(auth_edge, "r-1", classification="CUI")
+    await create(auth_edge, "r-5", classification="IL5")
+    cui = bearer(token(issuer, "dave", clearance=Classification.CUI))
+
+    single = await auth_edge.client.get("/reports/r-5", headers=cui)
+    listed = await auth_edge.client.get("/reports", headers=cui)
+
+    assert single.status_code == 404
+    assert [r["report_id"] for r in listed.json()["reports"]] == ["r-1"]
+    full = await auth_edge.client.get("/reports")
+    assert [r["report_id"] for r in full.json()["reports"]] == ["r-1", "r-5"]
+
+
+async def test_write_above_clearance_is_403(
+    auth_edge: Edge, issuer: TokenSigner
+) -> None:
+    """Creating, editing, deleting or raising a report above clearance is 403."""
+    await create(auth_edge, "r-1", classification="CUI")
+    await create(auth_edge, "r-5", classification="IL5")
+    cui = bearer(token(issuer, "dave", clearance=Classification.CUI))
+    client = auth_edge.client
+
+    for response in (
+        await client.post(
+            "/reports", json=report_body("r-6", classification="IL4"), headers=cui
+        ),
+        await client.patch("/reports/r-5", json={"title": "x"}, headers=cui),
+        await client.delete("/reports/r-5", headers=cui),
+        await client.patch("/reports/r-1", json={"classification": "IL5"}, headers=cui),
+    ):
+        assert response.status_code == 403, response.text
+    assert (await client.get("/reports/r-6")).status_code == 404
+    assert (await client.get("/reports/r-1")).json()["classification"] == "CUI"
+
+
+async def test_health_and_docs_stay_open(auth_edge: Edge) -> None:
+    """Probes and the API docs need no token; the docs offer bearer auth."""
+    del auth_edge.client.headers["authorization"]
+
+    for path in ("/healthz", "/readyz", "/openapi.json", "/docs"):
+        assert (await auth_edge.client.get(path)).status_code == 200, path
+    schema = (await auth_edge.client.get("/openapi.json")).json()
+    assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+
+
+def _edge_claims(
+    cloud: FakeCloud, edge_key: rsa.RSAPrivateKey, path: str | None = None
+) -> list[Claims]:
+    verifier = TokenVerifier.for_edge(
+        "edge-a", edge_key.public_key(), audience=AUDIENCE
+    )
+    claims = []
+    for seen, header in cloud.authorizations:
+        if path is not None and seen != path:
+            continue
+        assert header is not None, seen
+        assert header.startswith("Bearer "), seen
+        claims.append(verifier.verify(header.removeprefix("Bearer ")))
+    return claims
+
+
+async def test_calls_to_cloud_carry_verifiable_edge_token(
+    auth_edge: Edge, edge_key: rsa.RSAPrivateKey
+) -> None:
+    """Every /sync call bears one cached token that verifies as edge-a's."""
+    await create(auth_edge, "r-1")
+    await sync_until_drained(auth_edge)
+
+    claims = _edge_claims(auth_edge.cloud, edge_key)
+
+    assert {path for path, _ in auth_edge.cloud.authorizations} >= {
+        "/sync/info",
+        "/sync/push",
+        "/sync/feed",
+    }
+    assert {c.sub for c in claims} == {"edge-a"}
+    assert len({c.jti for c in claims}) == 1
+    assert all(c.exp - time.time() <= 300 for c in claims)
+
+
+async def test_bc20f_expired_token_401_resigns_and_keeps_changes(
+    auth_edge: Edge, edge_key: rsa.RSAPrivateKey
+) -> None:
+    """
+    BC-20 (f): the cloud answers 401 to the first push of 5 pending changes.
+
+    The edge drops its token, signs a fresh one (another jti) and pushes again;
+    none of the 5 is rejected or dropped, and all end applied.
+    """
+    auth_edge.cloud.failures = [(401, {})]
+    for n in range(5):
+        await create(auth_edge, f"r-{n}")
+
+    await sync_until_drained(auth_edge)
+
+    assert auth_edge.cloud.failures == []
+    pushes = _edge_claims(auth_edge.cloud, edge_key, "/sync/push")
+    assert len(pushes) >= 2
+    assert pushes[0].jti != pushes[1].jti
+    states = await outbox_states(auth_edge)
+    assert len(states) == 5
+    assert set(states.values()) == {"applied"}
+    assert len(set(auth_edge.cloud.received)) == 5
+
+
+def test_credentials_resign_near_expiry_and_after_refusal(
+    edge_key: rsa.RSAPrivateKey,
+) -> None:
+    """The token is reused until < 60 s remain, and dropped only if refused."""
+    now = [1_000_000.0]
+    credentials = EdgeCredentials(
+        TokenSigner.from_private_key(edge_key),
+        "edge-a",
+        audience=AUDIENCE,
+        clock=lambda: now[0],
+    )
+    first = credentials.token()
+    now[0] += 239
+    assert credentials.token() == first
+    now[0] += 2
+    second = credentials.token()
+    assert second != first
+
+    credentials.refused(first)
+    assert credentials.token() == second
+    credentials.refused(second)
+    assert credentials.token() != second
+
+
+def test_group_readable_edge_key_is_refused_at_start(
+    auth_settings: EdgeSettings,
+) -> None:
+    """An edge key open to others stops the app factory, before serving."""
+    assert auth_settings.edge_key_file is not None
+    auth_settings.edge_key_file.chmod(0o640)
+
+    with pytest.raises(KeyFileError, match="open to group or others"):
+        create_app(auth_settings)
+
+
+def test_edge_refuses_to_start_without_issuer_keys(settings: EdgeSettings) -> None:
+    """No JWK set and no explicit anonymous mode: the edge does not start."""
+    unkeyed = settings.model_copy(update={"allow_anonymous": False})
+
+    with pytest.raises(AuthenticationNotConfiguredError, match="ISSUER_JWKS_FILE"):
+        create_app(unkeyed)
