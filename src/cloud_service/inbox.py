@@ -104,6 +104,7 @@ async def push(
         view=await _load_view(session, items, now),
         seen=await _load_seen(session, keys),
         taken=await _load_taken(session, batch.edge_id, seqs),
+        clearance=clearance,
     )
     results = [run.handle(item) for item in items]
 
@@ -129,8 +130,10 @@ class _Run:
         view: BatchView,
         seen: dict[uuid.UUID, First],
         taken: dict[int, uuid.UUID],
+        clearance: Classification | None = None,
     ) -> None:
         self.edge_id = edge_id
+        self.clearance = clearance
         self.view = view
         self.seen = seen
         self.taken = taken
@@ -154,6 +157,12 @@ class _Run:
         if owner is not None and owner != item.key:
             reason = f"origin_seq {item.change.origin_seq} belongs to change {owner}"
             return _rejected(item.change_id, reason)
+        current = self.view.reports.get(item.change.report_id)
+        if self._above_clearance(current):
+            # Checked against the report as it stands, not only the change's
+            # own marking: an edge must not reclassify what it cannot read.
+            reason = "the report is classified above the edge's clearance"
+            return _rejected(item.change_id, reason)
         applied = apply_change(self.view, item.change, item.base_key)
         return _result(
             change_id=item.change_id,
@@ -161,6 +170,11 @@ class _Run:
             conflict_id=applied.conflict_id,
             clock=applied.clock,
         )
+
+    def _above_clearance(self, current: ReportState | None) -> bool:
+        if self.clearance is None or current is None:
+            return False
+        return current.fields.classification.rank > self.clearance.rank
 
     def _remember(self, item: Item, key: uuid.UUID, result: ChangeResult) -> None:
         first = First(result.outcome.value, result.reason, result.conflict_id)

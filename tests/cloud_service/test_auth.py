@@ -487,3 +487,25 @@ async def test_bc19_a_jwe_bearer_is_401_without_decryption(world: World) -> None
         assert response.status_code == 401
         assert "not a compact JWS" in response.json()["detail"]
     assert await world.stored() == 0
+
+
+async def test_edge_cannot_overwrite_a_report_above_its_clearance(
+    world: World,
+) -> None:
+    """A CUI-cleared edge guessing an IL5 report's id cannot reclassify it down."""
+    assert (await world.register("edge-hi", Classification.IL5)).status_code == 201
+    assert (await world.register("edge-lo", Classification.CUI)).status_code == 201
+    secret = change("edge-hi", 1, "secret", classification="IL5", title="Real")
+    await world.push("edge-hi", secret, headers=world.edge("edge-hi"))
+    downgrade = change(
+        "edge-lo", 1, "secret", base_clock=secret["clock"], title="Forged"
+    )
+
+    response = await world.push("edge-lo", downgrade, headers=world.edge("edge-lo"))
+
+    result = response.json()["results"][0]
+    assert result["outcome"] == "rejected"
+    assert "above the edge's clearance" in result["reason"]
+    kept = await world.client.get("/reports/secret", headers=world.analyst())
+    assert kept.json()["title"] == "Real"
+    assert kept.json()["classification"] == "IL5"
