@@ -85,9 +85,28 @@ def load_analyst_verifier(settings: EdgeSettings) -> TokenVerifier | None:
     )
 
 
+class EdgeKeyNotConfiguredError(RuntimeError):
+    """Analyst auth is on, so the cloud requires edge tokens, but no edge key is set."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the edge authenticates analysts (EDGESYNC_ISSUER_JWKS_FILE is set) "
+            "but has no key of its own: set EDGESYNC_EDGE_KEY_FILE to this edge's "
+            "RSA private key, or every sync with the cloud is refused with 401"
+        )
+
+
 def load_edge_credentials(settings: EdgeSettings) -> EdgeCredentials | None:
-    """Return the signer of this edge's tokens, or None without an edge key."""
+    """
+    Return the signer of this edge's tokens, or None without an edge key.
+
+    With analyst auth on, an edge key is required: raise
+    :class:`EdgeKeyNotConfiguredError` rather than start an edge whose every
+    sync would be refused.
+    """
     if settings.edge_key_file is None:
+        if settings.issuer_jwks_file is not None:
+            raise EdgeKeyNotConfiguredError
         return None
     signer = TokenSigner.from_private_key(load_private_key(settings.edge_key_file))
     return EdgeCredentials(signer, settings.edge_id, audience=settings.token_audience)

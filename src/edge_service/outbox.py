@@ -24,7 +24,7 @@ from edge_service.models import (
     OutboxState,
     SyncState,
 )
-from syncproto import Change, ChangeOp, Clock, ReportFields, tick
+from syncproto import Change, ChangeOp, Classification, Clock, ReportFields, tick
 
 if TYPE_CHECKING:
     from edge_service.reports import Author
@@ -258,13 +258,34 @@ def list_outbox(
     limit: int,
     after: int = 0,
     state: OutboxState | None = None,
+    clearance: Classification | None = None,
 ) -> OutboxPublic:
-    """Return a page of the outbox in ``origin_seq`` order."""
-    where = "origin_seq > ?" + ("" if state is None else " AND state = ?")
-    args: list[Any] = [after] if state is None else [after, state.value]
+    """
+    Return a page of the outbox in ``origin_seq`` order, none above *clearance*.
+
+    A change is listed only if both the classification it carries and its
+    report's current one are within *clearance*: neither a change marked above
+    it nor any change of a report now above it tells that the report exists.
+    """
+    where = ["origin_seq > ?"]
+    args: list[Any] = [after]
+    if state is not None:
+        where.append("state = ?")
+        args.append(state.value)
+    if clearance is not None:
+        # Filtered in SQL, so a page is still full when hidden changes exist.
+        visible = [c.value for c in Classification if c.rank <= clearance.rank]
+        marks = ", ".join("?" * len(visible))
+        where.append(
+            f"json_extract(payload, '$.fields.classification') IN ({marks}) "
+            "AND NOT EXISTS (SELECT 1 FROM reports AS r "
+            "WHERE r.report_id = outbox.report_id "
+            f"AND r.classification NOT IN ({marks}))"
+        )
+        args.extend(visible + visible)
     rows = conn.execute(
         "SELECT origin_seq, change_id, report_id, state, outcome, reason, "
-        f"attempts, created_at, answered_at FROM outbox WHERE {where} "
+        f"attempts, created_at, answered_at FROM outbox WHERE {' AND '.join(where)} "
         "ORDER BY origin_seq LIMIT ?",
         (*args, limit + 1),
     ).fetchall()

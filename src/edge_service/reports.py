@@ -110,8 +110,7 @@ def update_report(
     conn: sqlite3.Connection, author: Author, report_id: str, patch: ReportUpdate
 ) -> ReportPublic:
     """Apply a partial edit on top of the current version."""
-    current = _require(conn, report_id)
-    _check_clearance(author, current.classification)
+    current = _require_visible(conn, author, report_id)
     if patch.classification is not None:
         # Nor may an analyst mark a report above what they could read back.
         _check_clearance(author, patch.classification)
@@ -129,8 +128,7 @@ def delete_report(
     conn: sqlite3.Connection, author: Author, report_id: str
 ) -> ReportPublic:
     """Mark a report deleted; the row stays so that the delete can sync."""
-    current = _require(conn, report_id)
-    _check_clearance(author, current.classification)
+    current = _require_visible(conn, author, report_id)
     fields = ReportFields(
         title=current.title,
         content=current.content,
@@ -184,6 +182,17 @@ def _write_version(
 def _require(conn: sqlite3.Connection, report_id: str) -> ReportPublic:
     report = _load(conn, report_id)
     if report is None or report.deleted:
+        raise ReportNotFoundError(report_id)
+    return report
+
+
+def _require_visible(
+    conn: sqlite3.Connection, author: Author, report_id: str
+) -> ReportPublic:
+    # A report above the author's clearance is missing, exactly as when it is
+    # not there at all: a 403 would tell that it exists.
+    report = _require(conn, report_id)
+    if not within(author.clearance, report.classification):
         raise ReportNotFoundError(report_id)
     return report
 

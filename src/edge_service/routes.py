@@ -188,20 +188,22 @@ async def delete_report(
     return _written(await runtime.writer.run(job))
 
 
-@router.get(
-    "/outbox",
-    response_model=OutboxPublic,
-    dependencies=[Depends(current_principal)],
-    responses=_AUTH_RESPONSES,
-)
+@router.get("/outbox", response_model=OutboxPublic, responses=_AUTH_RESPONSES)
 async def list_outbox(
     runtime: RuntimeDep,
+    principal: PrincipalDep,
     state: OutboxState | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     after: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
 ) -> OutboxPublic:
-    """List changes in ``origin_seq`` order, without their content."""
-    query = partial(outbox.list_outbox, limit=limit, after=after, state=state)
+    """List changes in ``origin_seq`` order, without content; none above clearance."""
+    query = partial(
+        outbox.list_outbox,
+        limit=limit,
+        after=after,
+        state=state,
+        clearance=principal.clearance,
+    )
     return await runtime.reader.run(query)
 
 

@@ -10,18 +10,25 @@ from __future__ import annotations
 import asyncio
 import enum
 import os
-from pathlib import Path
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
 import uvicorn
 
+from cloud_service.auth import Authenticator
 from cloud_service.settings import CloudSettings
+from edge_service.auth import (
+    EdgeKeyNotConfiguredError,
+    load_analyst_verifier,
+    load_edge_credentials,
+)
 from edge_service.settings import EdgeSettings
 from edgesync import conflicts_cli, edges_cli, migrate
+from edgesync.keys import KeyFileError
 from edgesync.logs import configure_logging
 from edgesync.security_cli import dev_app, token_app
-from edgesync.tokens import AuthenticationNotConfiguredError, check_configured
+from edgesync.tokens import AuthenticationNotConfiguredError
 
 app = typer.Typer(help="Offline-first sync of field reports.", no_args_is_help=True)
 cloud_app = typer.Typer(help="The central cloud service.", no_args_is_help=True)
@@ -61,13 +68,17 @@ def _serve(app: Any, host: str, port: int, **options: Any) -> None:
     )
 
 
-def _refuse_unauthenticated(
-    issuer_jwks: Path | None, allow_anonymous: bool, service: str
-) -> None:
-    # Checked before uvicorn starts, so that workers never come up to fail.
+def _refuse_misconfigured(check: Callable[[], object]) -> None:
+    # Run before uvicorn starts, so that no worker comes up only to fail, and
+    # a missing or unreadable key is one line, not a traceback.
     try:
-        check_configured(issuer_jwks, allow_anonymous, service)
-    except AuthenticationNotConfiguredError as exc:
+        check()
+    except (
+        AuthenticationNotConfiguredError,
+        EdgeKeyNotConfiguredError,
+        KeyFileError,
+        OSError,
+    ) as exc:
         typer.secho(str(exc), fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from exc
 
@@ -97,9 +108,7 @@ def cloud_serve(
         workers=workers,
     )
     settings = CloudSettings(**flags)
-    _refuse_unauthenticated(
-        settings.issuer_jwks_file, settings.allow_anonymous, "cloud"
-    )
+    _refuse_misconfigured(lambda: Authenticator(settings))
     configure_logging(settings.log_format, settings.log_level)
     if settings.workers == 1:
         _serve(
@@ -150,7 +159,8 @@ def edge_serve(
             sync_interval=sync_interval,
         )
     )
-    _refuse_unauthenticated(settings.issuer_jwks_file, settings.allow_anonymous, "edge")
+    _refuse_misconfigured(lambda: load_analyst_verifier(settings))
+    _refuse_misconfigured(lambda: load_edge_credentials(settings))
     configure_logging(settings.log_format, settings.log_level)
     _serve(create_app(settings), settings.host, settings.port)
 

@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jose import jwk, jwt
 from jose.backends.base import Key
 from jose.exceptions import ExpiredSignatureError, JOSEError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from edgesync.keys import MIN_RSA_BITS, private_key_pem, public_key_pem, thumbprint
 from syncproto import Classification
@@ -86,6 +86,9 @@ class Role(enum.StrEnum):
     ADMIN = "admin"
 
 
+_ROLE_NAMES = frozenset(role.value for role in Role)
+
+
 class Claims(BaseModel):
     """The verified claims of an analyst or edge token."""
 
@@ -99,6 +102,16 @@ class Claims(BaseModel):
     nbf: int | None = None
     jti: str | None = Field(default=None, max_length=128)
     roles: frozenset[Role] = frozenset()
+
+    @field_validator("roles", mode="before")
+    @classmethod
+    def _known_roles(cls, value: Any) -> Any:
+        # An issuer serves other applications too: roles that are not ours
+        # grant nothing here, and must not void the roles that are.
+        if isinstance(value, list | tuple | set | frozenset):
+            return [r for r in value if isinstance(r, str) and r in _ROLE_NAMES]
+        return value
+
     # Edges carry no clearance in their token: the cloud holds the clearance
     # an administrator registered with the edge's key.
     clearance: Classification | None = None

@@ -6,6 +6,10 @@ changed on one side only takes that side's value; changed on several sides to
 one value is fine; changed to different values is a conflicting field. Without
 a base every field that differs between the sides is conflicting. Deleting a
 report while another side edits it is always a conflict (docs/protocol.md).
+
+A merged or provisional version is classified at least as high as every side
+it is made of: its fields may come from any of them, and each side's fields
+were written under that side's marking (the classification high-water mark).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from syncproto.clock import Clock, merge_clocks
-from syncproto.report import FIELD_NAMES, FieldName, ReportFields
+from syncproto.report import FIELD_NAMES, Classification, FieldName, ReportFields
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,11 @@ def _delete_against_edit(
     return set()
 
 
+def highest_classification(sides: Sequence[ReportFields]) -> Classification:
+    """Return the most sensitive marking among *sides*."""
+    return max((side.classification for side in sides), key=lambda c: c.rank)
+
+
 def merge_sides(
     base: ReportFields | None, sides: Sequence[ReportFields]
 ) -> ReportFields:
@@ -76,6 +85,7 @@ def merge_sides(
     for side in sides:
         for name in changed_fields(base, side):
             values[name] = getattr(side, name)
+    values["classification"] = highest_classification(sides)
 
     return ReportFields.model_validate(values)
 
@@ -90,13 +100,15 @@ def provisional(
     the greater ``origin``. Its fields are kept, and every field it left alone
     that exactly one value was written to by the others is merged in. The
     clock is the pointwise max of the siblings, so the state dominates them.
+    Its classification is the highest of the siblings'.
     """
     winner = max(siblings, key=lambda s: (s.authored_at, s.origin))
     clock = merge_clocks(s.clock for s in siblings)
-    if base is None:
-        return winner.fields, clock
-
     values = winner.fields.model_dump()
+    if base is None:
+        values["classification"] = highest_classification([s.fields for s in siblings])
+        return ReportFields.model_validate(values), clock
+
     untouched = set(FIELD_NAMES) - changed_fields(base, winner.fields)
     for name in untouched:
         written = {
@@ -106,5 +118,7 @@ def provisional(
         }
         if len(written) == 1:
             values[name] = written.pop()
+    # Last, so no merged-in marking can lower it below a sibling's.
+    values["classification"] = highest_classification([s.fields for s in siblings])
 
     return ReportFields.model_validate(values), clock

@@ -509,3 +509,95 @@ async def test_edge_cannot_overwrite_a_report_above_its_clearance(
     kept = await world.client.get("/reports/secret", headers=world.analyst())
     assert kept.json()["title"] == "Real"
     assert kept.json()["classification"] == "IL5"
+
+
+async def test_history_leaves_out_versions_above_the_clearance(world: World) -> None:
+    assert (await world.register("edge-hi", Classification.IL5)).status_code == 201
+    secret = change("edge-hi", 1, "down", classification="IL5", content="IL5 text")
+    lowered = change(
+        "edge-hi", 2, "down", base_clock=secret["clock"], content="public text"
+    )
+    await world.push("edge-hi", secret, lowered, headers=world.edge("edge-hi"))
+    low = world.analyst(Role.ANALYST, clearance=Classification.CUI)
+
+    history = await world.client.get("/reports/down/history", headers=low)
+    full = await world.client.get("/reports/down/history", headers=world.analyst())
+
+    assert [v["fields"]["content"] for v in history.json()["versions"]] == [
+        "public text"
+    ]
+    assert len(full.json()["versions"]) == 2
+    assert "IL5 text" not in history.text
+
+
+async def test_an_admin_clears_edges_only_up_to_their_own_clearance(
+    world: World,
+) -> None:
+    key = generate_private_key()
+    body = {
+        "edge_id": "edge-x",
+        "public_key_pem": public_key_pem(key.public_key()).decode(),
+        "clearance": "IL5",
+    }
+    low_admin = world.analyst(Role.ADMIN, clearance=Classification.CUI)
+
+    refused = await world.client.post("/edges", json=body, headers=low_admin)
+    allowed = await world.client.post(
+        "/edges", json=body | {"clearance": "CUI"}, headers=low_admin
+    )
+
+    assert refused.status_code == 403
+    assert "cannot clear an edge for IL5" in refused.json()["detail"]
+    assert allowed.status_code == 201
+
+
+async def test_roles_of_other_applications_are_ignored(world: World) -> None:
+    token = world.issuer.sign(
+        {
+            "iss": "dev-issuer",
+            "sub": "analyst-9",
+            "aud": AUDIENCE,
+            "exp": int(time.time()) + 300,
+            "roles": ["viewer", "analyst", {"odd": 1}],
+            "clearance": "IL5",
+        }
+    )
+
+    response = await world.client.get(
+        "/reports", headers={"Authorization": f"Bearer {token}"}
+    )
+
+    assert response.status_code == 200
+
+
+async def test_a_merged_conflict_never_shows_il5_text_to_il4_readers(
+    world: World,
+) -> None:
+    """The fresh-user case: an IL5 edit against a concurrent IL4 reclassification."""
+    assert (await world.register("edge-hi", Classification.IL5)).status_code == 201
+    base = change("edge-hi", 1, "leak", classification="CUI")
+    await world.push("edge-hi", base, headers=world.edge("edge-hi"))
+    lowered = change(
+        "edge-a", 1, "leak", base_clock=base["clock"], classification="IL4", minutes=5
+    )
+    raised = change(
+        "edge-hi",
+        2,
+        "leak",
+        base_clock=base["clock"],
+        classification="IL5",
+        content="IL5 SECRET DETAIL",
+    )
+    await world.push("edge-a", lowered, headers=world.edge("edge-a"))
+    pushed = await world.push("edge-hi", raised, headers=world.edge("edge-hi"))
+    il4 = world.analyst(Role.ANALYST, clearance=Classification.IL4)
+
+    shown = await world.client.get("/reports/leak", headers=world.analyst())
+    hidden = await world.client.get("/reports/leak", headers=il4)
+    feed = await world.client.get("/sync/feed", headers=world.edge("edge-a"))
+
+    assert pushed.json()["results"][0]["outcome"] == "conflict"
+    assert shown.json()["content"] == "IL5 SECRET DETAIL"
+    assert shown.json()["classification"] == "IL5"
+    assert hidden.status_code == 404
+    assert "IL5 SECRET DETAIL" not in feed.text

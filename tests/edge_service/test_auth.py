@@ -13,7 +13,9 @@ import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -232,9 +234,8 @@ async def test_report_above_clearance_is_invisible(
 async def test_write_above_clearance_is_403(
     auth_edge: Edge, issuer: TokenSigner
 ) -> None:
-    """Creating, editing, deleting or raising a report above clearance is 403."""
+    """Creating a report above clearance, or raising one above it, is 403."""
     await create(auth_edge, "r-1", classification="CUI")
-    await create(auth_edge, "r-5", classification="IL5")
     cui = bearer(token(issuer, "dave", clearance=Classification.CUI))
     client = auth_edge.client
 
@@ -242,13 +243,95 @@ async def test_write_above_clearance_is_403(
         await client.post(
             "/reports", json=report_body("r-6", classification="IL4"), headers=cui
         ),
-        await client.patch("/reports/r-5", json={"title": "x"}, headers=cui),
-        await client.delete("/reports/r-5", headers=cui),
         await client.patch("/reports/r-1", json={"classification": "IL5"}, headers=cui),
     ):
         assert response.status_code == 403, response.text
     assert (await client.get("/reports/r-6")).status_code == 404
     assert (await client.get("/reports/r-1")).json()["classification"] == "CUI"
+
+
+async def test_edit_or_delete_above_clearance_answers_as_missing(
+    auth_edge: Edge, issuer: TokenSigner
+) -> None:
+    """PATCH and DELETE of a report above clearance answer as for a missing id."""
+    await create(auth_edge, "secret-5", classification="IL5")
+    cui = bearer(token(issuer, "dave", clearance=Classification.CUI))
+    client = auth_edge.client
+
+    def problem(response: httpx.Response, report_id: str) -> dict[str, Any]:
+        assert response.status_code == 404, response.text
+        assert response.headers["content-type"] == PROBLEM
+        body: dict[str, Any] = response.json()
+        assert report_id in body["detail"]
+        return {
+            key: value.replace(report_id, "ID") if isinstance(value, str) else value
+            for key, value in body.items()
+        }
+
+    for method, body in (("PATCH", {"title": "x"}), ("DELETE", None)):
+        hidden = await client.request(
+            method, "/reports/secret-5", headers=cui, json=body
+        )
+        missing = await client.request(
+            method, "/reports/nothing-5", headers=cui, json=body
+        )
+        assert problem(hidden, "secret-5") == problem(missing, "nothing-5"), method
+        assert "IL5" not in hidden.text
+        assert "clearance" not in hidden.text
+    # Nothing was written: the report is as created, with its one change.
+    report = (await client.get("/reports/secret-5")).json()
+    assert (report["title"], report["deleted"]) == ("Convoy sighted", False)
+    assert len(await query(auth_edge, "SELECT 1 FROM outbox")) == 1
+
+
+async def test_outbox_lists_only_changes_within_clearance(
+    auth_edge: Edge, issuer: TokenSigner
+) -> None:
+    """A CUI analyst's outbox shows no change of an IL5 report, page by page."""
+    await create(auth_edge, "r-1", classification="CUI")
+    await create(auth_edge, "secret-5", classification="IL5")
+    await create(auth_edge, "r-2", classification="CUI")
+    await create(auth_edge, "raised", classification="CUI")
+    raise_it = await auth_edge.client.patch(
+        "/reports/raised", json={"classification": "IL5"}
+    )
+    assert raise_it.status_code == 200, raise_it.text
+    cui = bearer(token(issuer, "dave", clearance=Classification.CUI))
+
+    seen: list[str] = []
+    after = 0
+    while True:
+        page = await auth_edge.client.get(
+            "/outbox", params={"limit": 1, "after": after}, headers=cui
+        )
+        assert page.status_code == 200, page.text
+        body = page.json()
+        seen.extend(entry["report_id"] for entry in body["entries"])
+        assert "secret-5" not in page.text
+        assert "raised" not in page.text
+        if body["next_after"] is None:
+            break
+        after = body["next_after"]
+
+    assert seen == ["r-1", "r-2"]
+    full = (await auth_edge.client.get("/outbox")).json()
+    assert [e["report_id"] for e in full["entries"]] == [
+        "r-1",
+        "secret-5",
+        "r-2",
+        "raised",
+        "raised",
+    ]
+
+
+def test_analyst_auth_without_edge_key_is_refused_at_start(
+    auth_settings: EdgeSettings,
+) -> None:
+    """Analyst tokens on but no edge key: the edge does not start to fail syncs."""
+    keyless = auth_settings.model_copy(update={"edge_key_file": None})
+
+    with pytest.raises(RuntimeError, match="EDGESYNC_EDGE_KEY_FILE"):
+        create_app(keyless)
 
 
 async def test_health_and_docs_stay_open(auth_edge: Edge) -> None:

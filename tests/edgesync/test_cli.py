@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from edgesync.cli import app
+from edgesync.keys import generate_private_key, write_jwks
 from edgesync.migrate import head_revision
 
 runner = CliRunner()
@@ -59,3 +60,29 @@ def test_serve_without_issuer_keys_exits_2_before_listening(
 
     assert result.exit_code == 2
     assert "EDGESYNC_ISSUER_JWKS_FILE" in result.output
+
+
+def test_serve_with_an_unreadable_jwks_exits_2_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EDGESYNC_ISSUER_JWKS_FILE", str(tmp_path / "missing.json"))
+
+    result = runner.invoke(app, ["cloud", "serve", "--port", "1"])
+
+    assert result.exit_code == 2
+    assert "missing.json" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_edge_with_analyst_auth_but_no_edge_key_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jwks = tmp_path / "jwks.json"
+    write_jwks(jwks, [generate_private_key().public_key()])
+    monkeypatch.setenv("EDGESYNC_ISSUER_JWKS_FILE", str(jwks))
+    monkeypatch.delenv("EDGESYNC_EDGE_KEY_FILE", raising=False)
+
+    result = runner.invoke(app, ["edge", "serve", "--port", "1"])
+
+    assert result.exit_code == 2
+    assert "EDGESYNC_EDGE_KEY_FILE" in result.output

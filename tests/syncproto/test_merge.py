@@ -202,3 +202,55 @@ def test_provisional_ignores_arrival_order(
     shuffled = [siblings[i] for i in order if i < len(siblings)]
 
     assert provisional(BASE, siblings) == provisional(BASE, shuffled)
+
+
+def test_merge_keeps_the_highest_marking_of_its_sides() -> None:
+    """A downgrade merged with an edit made under IL5 stays IL5 (high-water mark)."""
+    secret = fields(classification="IL5")
+    lowered = fields(classification="CUI")
+    edited = fields(classification="IL5", content="written under IL5")
+
+    merged = merge_sides(secret, [lowered, edited])
+
+    assert merged.classification == "IL5"
+    assert merged.content == "written under IL5"
+
+
+def test_provisional_is_never_below_a_sibling_whose_fields_it_shows() -> None:
+    """
+    Edge-a raises to IL5 and writes IL5 content; edge-b lowers to IL4 later.
+    The provisional shows edge-b's marking choice only if no IL5 field leaks.
+    """
+    raised = Sibling(
+        fields(classification="IL5", content="IL5 detail"), {"edge-a": 1}, "edge-a", T0
+    )
+    lowered = Sibling(
+        fields(classification="IL4"), {"edge-b": 1}, "edge-b", T0 + timedelta(seconds=5)
+    )
+
+    state, _ = provisional(BASE, [raised, lowered])
+
+    assert state.content == "IL5 detail"
+    assert state.classification == "IL5"
+
+
+def test_provisional_winner_leaving_the_marking_keeps_its_own() -> None:
+    """The winner edits IL5 content; a sibling's lowering cannot declassify it."""
+    secret = fields(classification="IL5")
+    winner = Sibling(
+        fields(classification="IL5", content="new IL5"),
+        {"edge-a": 1},
+        "edge-a",
+        T0 + timedelta(seconds=5),
+    )
+    lowering = Sibling(
+        fields(classification="CUI", title="T-B"),
+        {"edge-b": 1},
+        "edge-b",
+        T0,
+    )
+
+    state, _ = provisional(secret, [winner, lowering])
+
+    assert state.content == "new IL5"
+    assert state.classification == "IL5"

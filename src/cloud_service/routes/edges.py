@@ -9,7 +9,13 @@ from fastapi import APIRouter, Path, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from cloud_service import edges, feed
-from cloud_service.auth import Analyst, CurrentAnalyst, parse_public_key, require
+from cloud_service.auth import (
+    Analyst,
+    CurrentAnalyst,
+    Forbidden,
+    parse_public_key,
+    require,
+)
 from cloud_service.db import write_transaction
 from cloud_service.errors import CloudError
 from cloud_service.routes.deps import Session, Sessions
@@ -74,8 +80,15 @@ async def register_edge(
 
     From then on the edge authenticates with tokens it signs with the
     matching private key. Registering again replaces the key and clearance
-    and lifts a revocation.
+    and lifts a revocation. An administrator clears an edge at most up to
+    their own clearance.
     """
+    if not admin.sees(registration.clearance):
+        msg = (
+            f"an administrator cleared for {admin.clearance} cannot clear an edge "
+            f"for {registration.clearance}"
+        )
+        raise Forbidden(msg)
     parse_public_key(registration.public_key_pem, registration.edge_id)
     now = datetime.now(UTC)
     async with write_transaction(sessions) as session:

@@ -69,8 +69,14 @@ async def get_history(
 
     Each received change appears once with its outcome (applied, stale,
     merged, conflict); versions the cloud made itself (merged, provisional)
-    appear with the change that triggered them.
+    appear with the change that triggered them. Versions above the caller's
+    clearance are left out.
     """
     if not analyst.sees((await reports.get_report(session, report_id)).classification):
         raise ReportNotFound(report_id)
-    return await reports.get_history(session, report_id)
+    history = await reports.get_history(session, report_id)
+    # A report lowered since keeps its earlier, higher versions from view.
+    history.versions = [
+        v for v in history.versions if analyst.sees(v.fields.classification)
+    ]
+    return history
