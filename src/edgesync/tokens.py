@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import enum
 import re
-import threading
 import time
 import uuid
 from collections.abc import Mapping
@@ -209,13 +208,11 @@ def _unverified_header(token: str) -> dict[str, Any]:
         raise InvalidTokenError("malformed token") from exc
 
 
-def _unverified_issuer(token: str) -> str | None:
+def _unverified_claims(token: str) -> dict[str, Any]:
     try:
-        issuer = jwt.get_unverified_claims(token).get("iss")
+        return jwt.get_unverified_claims(token)
     except JOSEError as exc:
         raise InvalidTokenError("malformed token") from exc
-
-    return issuer if isinstance(issuer, str) else None
 
 
 def unverified_issuer(token: str) -> str | None:
@@ -225,7 +222,8 @@ def unverified_issuer(token: str) -> str | None:
     Raises :class:`InvalidTokenError` on anything that is not a compact JWS.
     """
     _check_shape(token)
-    return _unverified_issuer(token)
+    issuer = _unverified_claims(token).get("iss")
+    return issuer if isinstance(issuer, str) else None
 
 
 def is_edge_token(token: str) -> bool:
@@ -235,10 +233,7 @@ def is_edge_token(token: str) -> bool:
     Only picks which verifier to try; that verifier then decides.
     """
     _check_shape(token)
-    try:
-        claims = jwt.get_unverified_claims(token)
-    except JOSEError as exc:
-        raise InvalidTokenError("malformed token") from exc
+    claims = _unverified_claims(token)
     return bool(claims.get("iss")) and claims.get("iss") == claims.get("sub")
 
 
@@ -378,74 +373,6 @@ class TokenVerifier:
             return
         if claims.exp > time.time() + self.max_lifetime + self.leeway:
             raise InvalidTokenError("token lifetime above the limit")
-
-
-@dataclass(frozen=True)
-class RegisteredEdge:
-    """An edge as an administrator registered it at the cloud."""
-
-    edge_id: str
-    clearance: Classification
-    verifier: TokenVerifier
-    revoked: bool = False
-
-
-class EdgeRegistry:
-    """
-    The cloud's view of registered edges and their keys, for verifying edge tokens.
-
-    Each edge's key is parsed once at registration. Lookups are by the token's
-    unverified ``iss``, which the edge's own verifier then checks again.
-    """
-
-    def __init__(self, *, audience: str, leeway: int = DEFAULT_LEEWAY) -> None:
-        self.audience = audience
-        self.leeway = leeway
-        self._edges: dict[str, RegisteredEdge] = {}
-        # Registration runs in request handlers while other requests verify.
-        self._lock = threading.Lock()
-
-    def register(
-        self, edge_id: str, public_key: rsa.RSAPublicKey, clearance: Classification
-    ) -> None:
-        """Register (or re-key) *edge_id*; a re-registration lifts a revocation."""
-        verifier = TokenVerifier.for_edge(
-            edge_id, public_key, audience=self.audience, leeway=self.leeway
-        )
-        with self._lock:
-            self._edges[edge_id] = RegisteredEdge(edge_id, clearance, verifier)
-
-    def revoke(self, edge_id: str) -> None:
-        """Refuse every token of *edge_id* from now on."""
-        with self._lock:
-            edge = self._edges.get(edge_id)
-            if edge is None:
-                msg = f"edge {edge_id!r} is not registered"
-                raise KeyError(msg)
-            self._edges[edge_id] = RegisteredEdge(
-                edge.edge_id, edge.clearance, edge.verifier, revoked=True
-            )
-
-    def get(self, edge_id: str) -> RegisteredEdge | None:
-        """Return the registration of *edge_id*, if any."""
-        with self._lock:
-            return self._edges.get(edge_id)
-
-    def verify(self, token: str) -> tuple[RegisteredEdge, Claims]:
-        """Return the sending edge and the token's claims, or raise."""
-        try:
-            _check_shape(token)
-            issuer = _unverified_issuer(token)
-            edge = None if issuer is None else self.get(issuer)
-            if edge is None:
-                raise InvalidTokenError("unknown edge")
-            if edge.revoked:
-                raise InvalidTokenError("edge revoked")
-        except InvalidTokenError as exc:
-            log.debug("token_rejected", reason=exc.reason)
-            raise
-
-        return edge, edge.verifier.verify(token)
 
 
 def bearer_token(authorization: str | None) -> str:

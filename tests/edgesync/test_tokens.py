@@ -24,7 +24,6 @@ from edgesync.keys import MIN_RSA_BITS, public_key_pem
 from edgesync.tokens import (
     MAX_TOKEN_BYTES,
     Claims,
-    EdgeRegistry,
     InvalidTokenError,
     Role,
     TokenSigner,
@@ -86,12 +85,11 @@ def verifier(issuer_key: rsa.RSAPrivateKey, signer: TokenSigner) -> TokenVerifie
 
 
 @pytest.fixture
-def registry(edge_key: rsa.RSAPrivateKey) -> EdgeRegistry:
-    """The cloud's registry with edge-a registered at IL4."""
-    registry = EdgeRegistry(audience=AUDIENCE, leeway=LEEWAY)
-    registry.register("edge-a", edge_key.public_key(), Classification.IL4)
-
-    return registry
+def edge_verifier(edge_key: rsa.RSAPrivateKey) -> TokenVerifier:
+    """What the cloud checks edge-a's tokens with, built from its registered key."""
+    return TokenVerifier.for_edge(
+        "edge-a", edge_key.public_key(), audience=AUDIENCE, leeway=LEEWAY
+    )
 
 
 @pytest.fixture(scope="module")
@@ -192,7 +190,7 @@ def _hs256_with_public_key(key: rsa.RSAPrivateKey, claims: dict[str, Any]) -> st
 
 def test_hs256_signed_with_public_key_is_rejected(
     verifier: TokenVerifier,
-    registry: EdgeRegistry,
+    edge_verifier: TokenVerifier,
     issuer_key: rsa.RSAPrivateKey,
     edge_key: rsa.RSAPrivateKey,
 ) -> None:
@@ -201,7 +199,7 @@ def test_hs256_signed_with_public_key_is_rejected(
     edge = _hs256_with_public_key(edge_key, _edge_claims())
 
     assert _rejected(verifier.verify, analyst) == "alg not allowed"
-    assert _rejected(registry.verify, edge) == "alg not allowed"
+    assert _rejected(edge_verifier.verify, edge) == "alg not allowed"
 
 
 def test_expired_token_is_rejected(
@@ -307,76 +305,54 @@ def _edge_claims(**overrides: Any) -> dict[str, Any]:
 
 
 def test_edge_token_verifies_against_registered_key(
-    registry: EdgeRegistry, edge_signer: TokenSigner
+    edge_verifier: TokenVerifier, edge_signer: TokenSigner
 ) -> None:
     """An edge's session token names the edge, lives 300 s and carries a uuid jti."""
     token = sign_edge_token(edge_signer, "edge-a", audience=AUDIENCE, ttl=3600)
 
-    edge, claims = registry.verify(token)
+    claims = edge_verifier.verify(token)
 
-    assert edge.edge_id == claims.sub == claims.iss == "edge-a"
-    assert edge.clearance is Classification.IL4
+    assert claims.sub == claims.iss == "edge-a"
     assert claims.iat is not None
     assert claims.exp - claims.iat == 300
     assert uuid.UUID(str(claims.jti)).version == 4
 
 
 def test_edge_token_signed_by_unregistered_key_is_rejected(
-    registry: EdgeRegistry, stranger_key: rsa.RSAPrivateKey
+    edge_verifier: TokenVerifier, stranger_key: rsa.RSAPrivateKey
 ) -> None:
     """A token claiming to be edge-a but signed by another key is refused."""
     forger = TokenSigner.from_private_key(stranger_key)
     token = sign_edge_token(forger, "edge-a", audience=AUDIENCE)
 
-    assert _rejected(registry.verify, token) == "unknown kid"
-
-
-def test_edge_token_of_unknown_edge_is_rejected(
-    registry: EdgeRegistry, edge_signer: TokenSigner
-) -> None:
-    """A token from an edge nobody registered is refused."""
-    token = sign_edge_token(edge_signer, "edge-z", audience=AUDIENCE)
-
-    assert _rejected(registry.verify, token) == "unknown edge"
-
-
-def test_revoked_edge_is_rejected(
-    registry: EdgeRegistry, edge_signer: TokenSigner
-) -> None:
-    """Once revoked, an edge's valid, unexpired token is refused."""
-    token = sign_edge_token(edge_signer, "edge-a", audience=AUDIENCE)
-    registry.verify(token)
-
-    registry.revoke("edge-a")
-
-    assert _rejected(registry.verify, token) == "edge revoked"
+    assert _rejected(edge_verifier.verify, token) == "unknown kid"
 
 
 def test_edge_token_naming_another_subject_is_rejected(
-    registry: EdgeRegistry, edge_signer: TokenSigner
+    edge_verifier: TokenVerifier, edge_signer: TokenSigner
 ) -> None:
     """An edge cannot speak for another edge: iss and sub must both be its id."""
     token = edge_signer.sign(_edge_claims(sub="edge-b"))
 
-    assert _rejected(registry.verify, token) == "Invalid subject"
+    assert _rejected(edge_verifier.verify, token) == "Invalid subject"
 
 
 def test_long_lived_edge_token_is_rejected(
-    registry: EdgeRegistry, edge_signer: TokenSigner
+    edge_verifier: TokenVerifier, edge_signer: TokenSigner
 ) -> None:
     """Edge tokens live at most 300 s, even when the edge's own key signed them."""
     token = edge_signer.sign(_edge_claims(exp=int(time.time()) + 3600))
 
-    assert _rejected(registry.verify, token) == "token lifetime above the limit"
+    assert _rejected(edge_verifier.verify, token) == "token lifetime above the limit"
 
 
 def test_edge_token_for_other_audience_is_rejected(
-    registry: EdgeRegistry, edge_signer: TokenSigner
+    edge_verifier: TokenVerifier, edge_signer: TokenSigner
 ) -> None:
     """An edge token minted for another service is refused by the cloud."""
     token = sign_edge_token(edge_signer, "edge-a", audience="other-cloud")
 
-    assert _rejected(registry.verify, token) == "Invalid audience"
+    assert _rejected(edge_verifier.verify, token) == "Invalid audience"
 
 
 def test_edge_token_ttl_must_be_positive(edge_signer: TokenSigner) -> None:
@@ -387,7 +363,7 @@ def test_edge_token_ttl_must_be_positive(edge_signer: TokenSigner) -> None:
 
 def test_rejections_never_log_the_token(
     verifier: TokenVerifier,
-    registry: EdgeRegistry,
+    edge_verifier: TokenVerifier,
     signer: TokenSigner,
     issuer_key: rsa.RSAPrivateKey,
 ) -> None:
@@ -402,7 +378,7 @@ def test_rejections_never_log_the_token(
     ]
     with capture_logs() as logs:
         for token in tokens:
-            for verify in (verifier.verify, registry.verify):
+            for verify in (verifier.verify, edge_verifier.verify):
                 with contextlib.suppress(InvalidTokenError):
                     verify(token)
 
@@ -457,7 +433,7 @@ def test_bc20_d_not_yet_valid_beyond_leeway_rejected(
 
 def test_bc20_e_missing_exp_rejected(
     verifier: TokenVerifier,
-    registry: EdgeRegistry,
+    edge_verifier: TokenVerifier,
     signer: TokenSigner,
     edge_signer: TokenSigner,
 ) -> None:
@@ -468,7 +444,7 @@ def test_bc20_e_missing_exp_rejected(
     edge = edge_signer.sign(edge_claims)
 
     assert "exp" in _rejected(verifier.verify, analyst)
-    assert "exp" in _rejected(registry.verify, edge)
+    assert "exp" in _rejected(edge_verifier.verify, edge)
 
 
 @pytest.fixture(scope="module")
@@ -509,7 +485,7 @@ def test_bc19_small_jwe_is_refused_without_decryption(
 
 
 def test_bc19_bomb_and_garbage_rejected_fast_with_bounded_memory(
-    verifier: TokenVerifier, registry: EdgeRegistry, jwe_bomb: str
+    verifier: TokenVerifier, edge_verifier: TokenVerifier, jwe_bomb: str
 ) -> None:
     """
     BC-19: ten JWE bombs and ten 1 MB garbage tokens verified at once are each
@@ -521,7 +497,7 @@ def test_bc19_bomb_and_garbage_rejected_fast_with_bounded_memory(
     def timed(token: str) -> tuple[float, list[str]]:
         reasons = []
         start = time.perf_counter()
-        for verify in (verifier.verify, registry.verify):
+        for verify in (verifier.verify, edge_verifier.verify):
             try:
                 verify(token)
             except InvalidTokenError as exc:
@@ -568,9 +544,7 @@ def test_claims_model_requires_exp() -> None:
         Claims.model_validate({"sub": "a", "iss": "b", "aud": "c"})
 
 
-def test_weak_edge_key_cannot_be_registered(
-    registry: EdgeRegistry, weak_key: rsa.RSAPrivateKey
-) -> None:
-    """Registering a key below 2048 bits is refused."""
+def test_weak_edge_key_cannot_verify(weak_key: rsa.RSAPrivateKey) -> None:
+    """A verifier is never built on a key below 2048 bits."""
     with pytest.raises(ValueError, match=str(MIN_RSA_BITS)):
-        registry.register("edge-w", weak_key.public_key(), Classification.CUI)
+        TokenVerifier.for_edge("edge-w", weak_key.public_key(), audience=AUDIENCE)
