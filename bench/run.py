@@ -7,7 +7,12 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ("bench_edge_writes.py", "bench_sync.py", "bench_auth.py")
+SCRIPTS = (
+    "bench_edge_writes.py",
+    "bench_sync.py",
+    "bench_auth.py",
+    "bench_audit_export.py",
+)
 
 if __name__ == "__main__":
     for script in SCRIPTS:

@@ -11,15 +11,16 @@ from fastapi import FastAPI
 
 from cloud_service.auth import Authenticator
 from cloud_service.db import create_engine, session_factory
-from cloud_service.requestlog import RequestLogMiddleware
+from cloud_service.refusals import record_refusals
 from cloud_service.retention import purge_periodically
-from cloud_service.routes import conflicts, edges, health, reports, sync
+from cloud_service.routes import audit, conflicts, edges, health, reports, sync
 from cloud_service.settings import CloudSettings
 from edgesync.bodylimit import BodyLimitMiddleware
 from edgesync.headerlimit import HeaderLimitMiddleware
 from edgesync.logs import configure_logging
 from edgesync.migrate import upgrade
 from edgesync.problems import install_problem_handlers
+from edgesync.requestlog import RequestLogMiddleware
 
 
 def create_app_from_env() -> FastAPI:
@@ -63,7 +64,8 @@ def create_app(settings: CloudSettings) -> FastAPI:
     # Built here, not in the lifespan, so a bad JWKS file stops the start.
     app.state.authenticator = Authenticator(settings)
     install_problem_handlers(app)
-    for module in (sync, reports, conflicts, edges, health):
+    record_refusals(app)
+    for module in (sync, reports, conflicts, edges, audit, health):
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(HeaderLimitMiddleware)

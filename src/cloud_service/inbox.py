@@ -29,7 +29,7 @@ from pydantic import ValidationError
 from sqlalchemy import select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cloud_service import conflicts, feed
+from cloud_service import audit, conflicts, feed
 from cloud_service.bulk import insert_rows, one_of, upsert_rows
 from cloud_service.db import lock_reports
 from cloud_service.edges import PushCounts, record_push
@@ -47,6 +47,7 @@ from syncproto import (
     ReportFields,
     clock_key,
 )
+from syncproto.audit import AuditAction, AuditEvent, fields_digest
 
 log = structlog.get_logger()
 _inbox = inbox_table
@@ -138,17 +139,72 @@ class _Run:
         self.seen = seen
         self.taken = taken
         self.inbox: list[dict[str, Any]] = []
+        self.audit: list[AuditEvent] = []
+        self._announced: set[uuid.UUID] = set()
         self.max_seq = 0
 
     def handle(self, item: Item) -> ChangeResult:
         """Return the result for *item*, recording it for the inbox."""
         first = self.seen.get(item.key) if item.remember and item.key else None
         if first is not None:
+            # A duplicate was received before and recorded then: no record.
             return _duplicate(item.change_id, first)
+        report_id = item.change.report_id if item.change else item.report_id
+        before = self.view.reports.get(report_id) if report_id else None
         result = self._decide(item)
         if item.remember and item.key is not None:
             self._remember(item, item.key, result)
+        self._record(item, result, before)
         return result
+
+    def _record(
+        self, item: Item, result: ChangeResult, before: ReportState | None
+    ) -> None:
+        """Add the audit records of one received change."""
+        change = item.change
+        report_id = change.report_id if change else item.report_id
+        after = self.view.reports.get(report_id) if report_id else None
+        old = before.fields if before else None
+        new = after.fields if after else None
+        # Every value is valid already (a change of a validated batch), and
+        # validating hundreds of events again would cost more than the push.
+        event = AuditEvent.model_construct(
+            action=AuditAction.CHANGE_RECEIVED,
+            actor=change.author if change else self.edge_id,
+            edge_id=self.edge_id,
+            report_id=report_id,
+            change_id=item.key,
+            conflict_id=result.conflict_id,
+            outcome=result.outcome.value,
+            reason=result.reason,
+            before_digest=fields_digest(old),
+            after_digest=fields_digest(new),
+            classification=audit.highest(
+                audit.marking(old),
+                audit.marking(new),
+                change.fields.classification if change else None,
+            ),
+            detail=None if item.origin_seq is None else {"origin_seq": item.origin_seq},
+        )
+        self.audit.append(event)
+        if result.outcome is Outcome.CONFLICT and result.conflict_id is not None:
+            self.audit.append(self._conflict_event(event, result.conflict_id))
+
+    def _conflict_event(
+        self, received: AuditEvent, conflict_id: uuid.UUID
+    ) -> AuditEvent:
+        conflict = self.view.conflicts[conflict_id]
+        opened = conflict.is_new and conflict_id not in self._announced
+        self._announced.add(conflict_id)
+        action = AuditAction.CONFLICT_OPENED if opened else AuditAction.CONFLICT_JOINED
+        return received.model_copy(
+            update={
+                "action": action,
+                "outcome": None,
+                "reason": None,
+                "detail": {"fields": list(conflict.conflicting)},
+            }
+        )
 
     def _decide(self, item: Item) -> ChangeResult:
         if item.change is None:
@@ -420,6 +476,7 @@ async def _save(
     acked = await record_push(session, edge_id, counts, view.now)
     seqs = await feed.append(session, view.feed)
     await _save_reports(session, view, seqs)
+    await audit.append(session, run.audit)
 
     return acked
 

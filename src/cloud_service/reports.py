@@ -14,6 +14,7 @@ from cloud_service.errors import ReportNotFound
 from cloud_service.state import fields_of, version_columns
 from cloud_service.tables import reports_table, versions_table
 from syncproto import Classification, ReportFields, VersionKind
+from syncproto.audit import AuditRecord
 
 
 class ReportPublic(BaseModel):
@@ -72,6 +73,12 @@ class ReportHistoryPublic(BaseModel):
 
     report_id: str
     versions: list[VersionPublic]
+    audit: list[AuditRecord] | None = Field(
+        default=None,
+        description="The report's audit trail, oldest first, for callers with "
+        "the auditor role (the first 1000 records; read on with "
+        "`GET /audit?report_id=`); null for others.",
+    )
 
 
 async def list_reports(

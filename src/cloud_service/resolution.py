@@ -29,7 +29,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cloud_service import conflicts, feed
+from cloud_service import audit, conflicts, feed
 from cloud_service.bulk import insert_rows, upsert_rows
 from cloud_service.db import lock_reports
 from cloud_service.errors import ConflictAlreadyResolved, ConflictChanged, NotASibling
@@ -47,6 +47,7 @@ from syncproto import (
     merge_clocks,
     tick,
 )
+from syncproto.audit import AuditAction, AuditEvent, fields_digest
 
 log = structlog.get_logger()
 _reports = reports_table
@@ -182,7 +183,7 @@ async def _save(
     conflict_id: uuid.UUID,
     outcome: ResolutionPublic,
 ) -> None:
-    """Write the history row, the conflict, then the feed entry and the report."""
+    """Write the history row, the conflict, the feed entry, the report, the audit."""
     state = ReportState(
         report_id=report_id,
         fields=outcome.fields,
@@ -202,6 +203,23 @@ async def _save(
     seqs = await feed.append(session, [state])
     row = {**state.columns(), "clock_key": state.clock_key, "feed_seq": seqs[report_id]}
     await upsert_rows(session, _reports, [row], "report_id")
+    kept = outcome.kept_change_id
+    event = AuditEvent(
+        action=AuditAction.CONFLICT_RESOLVED,
+        actor=outcome.resolved_by,
+        report_id=report_id,
+        change_id=outcome.change_id,
+        conflict_id=conflict_id,
+        outcome="kept" if kept else "edited",
+        reason=outcome.reason,
+        before_digest=fields_digest(current.fields),
+        after_digest=fields_digest(outcome.fields),
+        classification=audit.highest(
+            current.fields.classification, outcome.fields.classification
+        ),
+        detail=None if kept is None else {"kept_change_id": str(kept)},
+    )
+    await audit.append(session, [event])
 
 
 def _version_row(state: ReportState) -> dict[str, Any]:

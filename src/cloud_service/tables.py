@@ -201,6 +201,53 @@ class Edge(CloudTable, table=True):
     revoked_at: datetime | None = None
 
 
+class AuditRow(CloudTable, table=True):
+    """
+    One audit record (``syncproto.audit``): append-only, chained by hash.
+
+    On PostgreSQL a trigger refuses UPDATE, DELETE and TRUNCATE; on SQLite
+    triggers refuse UPDATE and DELETE (migration 0004).
+    """
+
+    __tablename__ = "audit"
+    __table_args__ = (
+        Index("ix_audit_report_id_seq", "report_id", "seq"),
+        Index("ix_audit_actor_seq", "actor", "seq"),
+        Index("ix_audit_edge_id_seq", "edge_id", "seq"),
+        Index("ix_audit_at", "at"),
+    )
+
+    seq: int = Field(
+        primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False}
+    )
+    at: datetime
+    action: str = Field(max_length=32)
+    actor: str = Field(max_length=128)
+    edge_id: str | None = Field(default=None, max_length=64)
+    report_id: str | None = Field(default=None, max_length=128)
+    change_id: uuid.UUID | None = None
+    conflict_id: uuid.UUID | None = None
+    outcome: str | None = Field(default=None, max_length=16)
+    reason: str | None = Field(default=None, sa_type=Text)
+    before_digest: str | None = Field(default=None, max_length=64)
+    after_digest: str | None = Field(default=None, max_length=64)
+    classification: str | None = Field(default=None, max_length=8)
+    request_id: str | None = Field(default=None, max_length=64)
+    detail: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class AuditHead(CloudTable, table=True):
+    """The single row holding the last audit seq and its hash."""
+
+    __tablename__ = "audit_head"
+
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    seq: int = Field(sa_type=BigInteger)
+    hash: str = Field(max_length=64)
+
+
 def _table(model: type[CloudTable]) -> Table:
     table = model.__table__  # type: ignore[attr-defined]
     assert isinstance(table, Table)
@@ -216,3 +263,5 @@ feed_head_table = _table(FeedHead)
 conflicts_table = _table(Conflict)
 siblings_table = _table(ConflictSiblingRow)
 edges_table = _table(Edge)
+audit_table = _table(AuditRow)
+audit_head_table = _table(AuditHead)

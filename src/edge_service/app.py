@@ -41,6 +41,7 @@ from edgesync import migrate
 from edgesync.bodylimit import BodyLimitMiddleware
 from edgesync.headerlimit import HeaderLimitMiddleware
 from edgesync.problems import install_problem_handlers, problem_response
+from edgesync.requestlog import RequestLogMiddleware
 from edgesync.tokens import TokenVerifier
 
 log = structlog.get_logger()
@@ -73,6 +74,9 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     # Oversized headers are refused before anything reads them.
     app.add_middleware(HeaderLimitMiddleware)
+    # Added last, so outermost: every answer, a 413 included, is logged under
+    # the request id that the request's audit records carry.
+    app.add_middleware(RequestLogMiddleware)
     app.include_router(router)
 
     return app
@@ -148,12 +152,20 @@ def _build_loop(
         batch_size=settings.batch_size,
         now=utc_now,
     )
-    puller = Puller(client, writer, reader, limit=settings.pull_limit, now=utc_now)
+    puller = Puller(
+        client,
+        writer,
+        reader,
+        edge_id=settings.edge_id,
+        limit=settings.pull_limit,
+        now=utc_now,
+    )
     return SyncLoop(
         pusher,
         puller,
         writer,
         Backoff(settings.backoff_base, settings.backoff_cap),
+        edge_id=settings.edge_id,
         interval=settings.sync_interval,
         retention=(
             timedelta(days=settings.outbox_retention_days),

@@ -11,7 +11,8 @@ problem document::
         ├── ReportExistsError          409
         ├── BaseClockMismatchError     409
         ├── NotAuthenticatedError      401 (with WWW-Authenticate: Bearer)
-        └── ForbiddenError             403
+        ├── ForbiddenError             403
+        └── AuditQueryError            422
 
 Transport failures towards the cloud are not client errors; they live in
 ``edge_service.cloud_client`` and only ever reach the sync loop.
@@ -90,3 +91,10 @@ class ForbiddenError(EdgeError):
 
     status: ClassVar[int] = 403
     title: ClassVar[str] = "Forbidden"
+
+
+class AuditQueryError(EdgeError):
+    """An audit query that reads but cannot be meant: a reversed range, say."""
+
+    status: ClassVar[int] = 422
+    title: ClassVar[str] = "Invalid request"

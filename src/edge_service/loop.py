@@ -4,7 +4,8 @@ The sync loop: push, pull and purge, every few seconds or when asked.
 One task runs it for the life of the app (stored on ``app.state`` so it is
 never garbage collected mid-run, BC-21). Any failure of a run is logged, and
 the run is tried again after a backoff delay, forever, until the task is
-cancelled at shutdown.
+cancelled at shutdown. Each failed run leaves one ``sync.failed`` audit
+record, written with the failure in the status row.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from functools import partial
 import structlog
 import tenacity
 
-from edge_service import meta, outbox
+from edge_service import audit, meta, outbox
 from edge_service.backoff import Backoff
 from edge_service.puller import Puller
 from edge_service.pusher import Pusher
 from edge_service.writer import Writer
+from syncproto.audit import AuditAction, AuditEvent
 
 log = structlog.get_logger()
 
@@ -38,6 +40,7 @@ class SyncLoop:
         writer: Writer,
         backoff: Backoff,
         *,
+        edge_id: str,
         interval: float,
         retention: tuple[timedelta, timedelta],
         purge_every: timedelta,
@@ -47,6 +50,7 @@ class SyncLoop:
         self.puller = puller
         self._writer = writer
         self._backoff = backoff
+        self._edge_id = edge_id
         self._interval = interval
         self._retention = retention
         self._purge_every = purge_every
@@ -152,7 +156,21 @@ class SyncLoop:
         await self._write_status(partial(meta.record_next_attempt, at=next_at))
 
     async def _note_failure(self, described: str) -> None:
-        await self._write_status(partial(meta.record_failure, error=described))
+        # *described* is the one line the status shows; it names the failure
+        # (an exception and the cloud's problem detail), never a token.
+        failed = AuditEvent(
+            action=AuditAction.SYNC_FAILED,
+            actor=self._edge_id,
+            edge_id=self._edge_id,
+            reason=described,
+        )
+        now = self._now()
+
+        def job(conn: sqlite3.Connection) -> None:
+            meta.record_failure(conn, described)
+            audit.append(conn, [failed], at=now)
+
+        await self._write_status(job)
 
     async def _write_status(self, job: Callable[[sqlite3.Connection], None]) -> None:
         try:

@@ -47,6 +47,18 @@ class OutboxState(enum.StrEnum):
     HELD = "held"
 
 
+class AuditFormat(enum.StrEnum):
+    """The file an audit export is streamed as."""
+
+    NDJSON = "ndjson"
+    CSV = "csv"
+
+    @property
+    def media_type(self) -> str:
+        """Return the Content-Type of an export in this format."""
+        return "application/x-ndjson" if self is AuditFormat.NDJSON else "text/csv"
+
+
 class ReportBase(BaseModel):
     """The fields an analyst writes."""
 

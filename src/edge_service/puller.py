@@ -3,7 +3,8 @@ Pull: apply the cloud's feed, page by page, with the clock rules.
 
 A page and the cursor move are one writer job, so a failure in the middle of
 a page leaves both as they were and the page is applied again, whole, on the
-next attempt (docs/protocol.md, "Pull"; BC-05).
+next attempt (docs/protocol.md, "Pull"; BC-05). The same job writes the
+page's ``feed.applied`` audit record.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from functools import partial
 
 import structlog
 
-from edge_service import meta
+from edge_service import audit, meta
 from edge_service.cloud_client import CloudClient
 from edge_service.db import ReaderPool, to_db_time, to_json
 from edge_service.models import OutboxState, SyncState
 from edge_service.writer import Writer
 from syncproto import Clock, FeedEntry, FeedPage, Ordering, compare
+from syncproto.audit import AuditAction, AuditEvent
 
 log = structlog.get_logger()
 
@@ -34,9 +36,20 @@ class CursorMovedError(RuntimeError):
 
 
 def apply_page(
-    conn: sqlite3.Connection, page: FeedPage, after: int, now: datetime
+    conn: sqlite3.Connection,
+    page: FeedPage,
+    after: int,
+    now: datetime,
+    *,
+    edge_id: str,
 ) -> Counter[str]:
-    """Apply every entry of *page* fetched after *after*, then move the cursor."""
+    """
+    Apply every entry of *page* fetched after *after*, then move the cursor.
+
+    A page with entries leaves one ``feed.applied`` record. An empty page
+    writes none, even when it moves the cursor past entries above this
+    edge's clearance: the log must not fill with idle polls.
+    """
     if meta.feed_cursor(conn) != after:
         msg = f"feed cursor is no longer {after}; the page is dropped"
         raise CursorMovedError(msg)
@@ -44,8 +57,25 @@ def apply_page(
     for entry in page.entries:
         results[apply_entry(conn, entry)] += 1
     meta.move_cursor(conn, max(after, page.next_after), len(page.entries), now)
+    if page.entries:
+        audit.append(conn, [_applied(page, after, results, edge_id)], at=now)
 
     return results
+
+
+def _applied(
+    page: FeedPage, after: int, results: Counter[str], edge_id: str
+) -> AuditEvent:
+    detail = {
+        "entries": len(page.entries),
+        "after": after,
+        "next_after": page.next_after,
+        "head": page.head,
+        **results,
+    }
+    return AuditEvent(
+        action=AuditAction.FEED_APPLIED, actor=edge_id, edge_id=edge_id, detail=detail
+    )
 
 
 def apply_entry(conn: sqlite3.Connection, entry: FeedEntry) -> str:
@@ -143,12 +173,14 @@ class Puller:
         writer: Writer,
         reader: ReaderPool,
         *,
+        edge_id: str,
         limit: int,
         now: Callable[[], datetime],
     ) -> None:
         self._client = client
         self._writer = writer
         self._reader = reader
+        self._edge_id = edge_id
         self._limit = limit
         self._now = now
 
@@ -157,9 +189,14 @@ class Puller:
         after = await self._reader.run(meta.feed_cursor)
         while True:
             page = await self._client.feed(after=after, limit=self._limit)
-            results = await self._writer.run(
-                partial(apply_page, page=page, after=after, now=self._now())
+            job = partial(
+                apply_page,
+                page=page,
+                after=after,
+                now=self._now(),
+                edge_id=self._edge_id,
             )
+            results = await self._writer.run(job)
             log.info(
                 "feed_page_applied",
                 entries=len(page.entries),

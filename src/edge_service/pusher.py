@@ -5,6 +5,10 @@ Batches are bounded by the cloud's advertised count and body size, measured
 on the exact bytes sent. A change that cannot fit any body is held; a 413 or a
 whole-batch 400/422 splits the batch in halves until the change at fault is
 alone, so one bad change never blocks the ones behind it (docs/protocol.md, "Push").
+
+Each batch the cloud answers leaves one ``sync.pushed`` audit record, written
+in the job that stores the answers. A batch refused whole and split
+records nothing itself: its halves are recorded when they are answered.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from functools import partial
 
 import structlog
 
-from edge_service import meta, outbox
+from edge_service import audit, meta, outbox
 from edge_service.cloud_client import (
     BatchRefusedError,
     BodyTooLargeError,
@@ -31,6 +35,7 @@ from edge_service.models import OutboxState
 from edge_service.outbox import Answer, PendingChange
 from edge_service.writer import Writer
 from syncproto import PushResult
+from syncproto.audit import AuditAction, AuditEvent
 
 log = structlog.get_logger()
 
@@ -104,6 +109,7 @@ class Pusher:
         self._client = client
         self._writer = writer
         self._reader = reader
+        self._edge_id = edge_id
         self._envelope = Envelope(edge_id)
         self._batch_size = batch_size
         self._now = now
@@ -175,7 +181,7 @@ class Pusher:
             for r in result.results
             if r.change_id in sent
         ]
-        await self._store(answers)
+        await self._store(answers, self._pushed(len(batch), answers))
         counts = Counter(a.state.value for a in answers)
         log.info(
             "outbox_batch_sent",
@@ -214,7 +220,11 @@ class Pusher:
                 origin_seq=change.origin_seq,
                 payload_bytes=len(change.payload),
             )
-        await self._store(answers)
+        # Held unsent is the edge's own decision; held on a 413 is an answer.
+        pushed = (
+            None if refusal is None else self._pushed(len(changes), answers, refusal)
+        )
+        await self._store(answers, pushed)
 
     async def _reject(self, change: PendingChange, detail: str) -> None:
         reason = f"the cloud refused the batch holding only this change: {detail}"
@@ -223,13 +233,32 @@ class Pusher:
             change_id=change.change_id,
             origin_seq=change.origin_seq,
         )
-        await self._store([Answer(change.change_id, OutboxState.REJECTED, reason)])
+        answers = [Answer(change.change_id, OutboxState.REJECTED, reason)]
+        await self._store(answers, self._pushed(1, answers, detail))
 
-    async def _store(self, answers: list[Answer]) -> None:
+    def _pushed(
+        self, sent: int, answers: Sequence[Answer], refusal: str | None = None
+    ) -> AuditEvent:
+        """Describe one answered batch by counts per outcome, never by content."""
+        detail: dict[str, int] = {"changes": sent}
+        detail.update(Counter(a.state.value for a in answers))
+        if len(answers) < sent:
+            detail["unanswered"] = sent - len(answers)
+        return AuditEvent(
+            action=AuditAction.SYNC_PUSHED,
+            actor=self._edge_id,
+            edge_id=self._edge_id,
+            reason=refusal,
+            detail=detail,
+        )
+
+    async def _store(self, answers: list[Answer], pushed: AuditEvent | None) -> None:
         now = self._now()
 
         def job(conn: sqlite3.Connection) -> None:
             outbox.record_answers(conn, answers, now)
             meta.record_push(conn, now)
+            if pushed is not None:
+                audit.append(conn, [pushed], at=now)
 
         await self._writer.run(job)

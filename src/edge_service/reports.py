@@ -2,8 +2,9 @@
 Reports: the write jobs the API hands to the writer, and the read queries.
 
 A write job reads the current row, ticks its clock at this edge, writes the
-row and appends the change to the outbox, all inside the writer's savepoint:
-either both rows are stored or neither is (docs/protocol.md, "The edge write path").
+row, appends the change to the outbox and its record to the audit log, all
+inside the writer's savepoint: either all three are stored or none is
+(docs/protocol.md, "The edge write path"; docs/audit.md).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from edge_service import outbox
+from edge_service import audit, outbox
 from edge_service.db import from_db_time, to_db_time, to_json
 from edge_service.errors import (
     BaseClockMismatchError,
@@ -30,8 +31,15 @@ from edge_service.models import (
     ReportUpdate,
     SyncState,
 )
-from syncproto import ChangeOp, Classification, Clock, ReportFields, tick
+from syncproto import Change, ChangeOp, Classification, Clock, ReportFields, tick
+from syncproto.audit import AuditAction, AuditEvent, fields_digest
+from syncproto.merge import highest_classification
 
+_AUDIT_ACTIONS = {
+    ChangeOp.CREATE: AuditAction.REPORT_CREATED,
+    ChangeOp.UPDATE: AuditAction.REPORT_UPDATED,
+    ChangeOp.DELETE: AuditAction.REPORT_DELETED,
+}
 _COLUMNS = (
     "report_id, title, content, classification, deleted, clock, created_by, "
     "created_at, updated_by, updated_at, sync_state, cloud_clock, cloud_fields"
@@ -47,6 +55,8 @@ class Author:
     at: datetime
     # The highest marking the analyst may touch; None when auth is off.
     clearance: Classification | None = None
+    # The API request the write came in, named in its audit record.
+    request_id: str | None = None
 
 
 def within(clearance: Classification | None, classification: Classification) -> bool:
@@ -90,9 +100,10 @@ def create_report(
         )
     except sqlite3.IntegrityError as exc:
         raise ReportExistsError(new.report_id) from exc
-    outbox.append_change(
+    change = outbox.append_change(
         conn, author, new.report_id, ChangeOp.CREATE, fields, base_clock={}
     )
+    _audit(conn, author, change, before=None)
 
     return ReportPublic(
         report_id=new.report_id,
@@ -162,9 +173,10 @@ def _write_version(
             current.report_id,
         ),
     )
-    outbox.append_change(
+    change = outbox.append_change(
         conn, author, current.report_id, op, fields, base_clock=current.clock
     )
+    _audit(conn, author, change, before=_fields(current))
 
     # What was just written, without reading it back on the write path.
     return current.model_copy(
@@ -176,6 +188,39 @@ def _write_version(
             "sync_state": SyncState.PENDING,
             "cloud": None,
         }
+    )
+
+
+def _audit(
+    conn: sqlite3.Connection,
+    author: Author,
+    change: Change,
+    *,
+    before: ReportFields | None,
+) -> None:
+    # Digests, not fields: the log shows that and when a report changed, and
+    # lets a copy be checked against it, without holding its text.
+    sides = [change.fields] if before is None else [before, change.fields]
+    event = AuditEvent(
+        action=_AUDIT_ACTIONS[change.op],
+        actor=author.analyst,
+        edge_id=author.edge_id,
+        report_id=change.report_id,
+        change_id=change.change_id,
+        before_digest=fields_digest(before),
+        after_digest=fields_digest(change.fields),
+        classification=highest_classification(sides).value,
+        request_id=author.request_id,
+    )
+    audit.append(conn, [event], at=author.at)
+
+
+def _fields(report: ReportPublic) -> ReportFields:
+    return ReportFields(
+        title=report.title,
+        content=report.content,
+        classification=report.classification,
+        deleted=report.deleted,
     )
 
 

@@ -96,3 +96,55 @@ class SyncMeta(EdgeTable, table=True):
     consecutive_failures: int = 0
     next_attempt_at: datetime | None = None
     last_purge_at: datetime | None = None
+
+
+class Audit(EdgeTable, table=True):
+    """
+    The audit log: one record per action, each chained to the one before.
+
+    ``seq`` is given by ``edge_service.audit.append`` from ``audit_head``, not
+    by SQLite, so a gap is a removed record. ``at`` is stored as
+    ``edge_service.db.to_db_time`` text; ``detail`` is JSON text. Triggers of
+    migration 0002 refuse every UPDATE and DELETE.
+    """
+
+    __tablename__ = "audit"
+    __table_args__ = (
+        Index("ix_audit_report_id", "report_id"),
+        Index("ix_audit_actor", "actor"),
+    )
+
+    seq: int = Field(
+        primary_key=True, sa_type=Integer, sa_column_kwargs={"autoincrement": False}
+    )
+    at: datetime
+    action: str = Field(max_length=32)
+    actor: str = Field(max_length=128)
+    edge_id: str | None = Field(default=None, max_length=64)
+    report_id: str | None = Field(default=None, max_length=128)
+    change_id: str | None = Field(default=None, max_length=36)
+    conflict_id: str | None = Field(default=None, max_length=36)
+    outcome: str | None = Field(default=None, max_length=16)
+    reason: str | None = Field(default=None, sa_type=Text)
+    before_digest: str | None = Field(default=None, max_length=64)
+    after_digest: str | None = Field(default=None, max_length=64)
+    classification: str | None = Field(default=None, max_length=8)
+    request_id: str | None = Field(default=None, max_length=64)
+    detail: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class AuditHead(EdgeTable, table=True):
+    """
+    The single row (``id = 1``) naming the last audit record written.
+
+    Verification compares the end of the chain with it, so a record added
+    after the head, or the last ones removed, shows.
+    """
+
+    __tablename__ = "audit_head"
+
+    id: int = Field(primary_key=True, sa_type=Integer)
+    seq: int
+    hash: str = Field(max_length=64)

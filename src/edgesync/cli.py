@@ -24,7 +24,7 @@ from edge_service.auth import (
     load_edge_credentials,
 )
 from edge_service.settings import EdgeSettings
-from edgesync import conflicts_cli, edges_cli, migrate
+from edgesync import audit_cli, conflicts_cli, edges_cli, migrate
 from edgesync.keys import KeyFileError
 from edgesync.logs import configure_logging
 from edgesync.security_cli import dev_app, token_app
@@ -40,6 +40,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(dev_app, name="dev")
 app.add_typer(token_app, name="token")
 app.add_typer(conflicts_cli.app, name="conflicts")
+app.add_typer(audit_cli.app, name="audit")
 edge_app.command("register")(edges_cli.register)
 edge_app.command("revoke")(edges_cli.revoke)
 edge_app.command("list")(edges_cli.list_edges)

@@ -1,6 +1,8 @@
 """
 The cloud's HTTP API as the ``edgesync`` operator commands call it.
 
+``edgesync audit`` calls an edge's audit log through the same client.
+
 A refusal (any 4xx or 5xx) or an unreachable cloud ends the command with the
 problem's detail in red and exit status 1. A bearer token, when given, goes
 in ``Authorization`` on every call and is never printed.
@@ -9,6 +11,8 @@ in ``Authorization`` on every call and is never printed.
 from __future__ import annotations
 
 import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -50,9 +54,16 @@ class CloudClient:
     """The few cloud calls of the operator commands; a refusal ends the command."""
 
     def __init__(
-        self, base_url: str, *, token: str | None = None, ca_file: Path | None = None
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        ca_file: Path | None = None,
+        service: str = "cloud",
     ) -> None:
         self.base_url = base_url
+        # What the messages call the other end: the cloud, or an edge.
+        self.service = service
         headers = {}
         token = (token or "").strip()
         if token:
@@ -77,10 +88,37 @@ class CloudClient:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
-            fail(f"cannot reach the cloud at {self.base_url}: {exc}")
+            self._unreachable(exc)
         if response.is_error:
             fail(f"{response.status_code}: {_detail(response)}")
         return response
+
+    @contextmanager
+    def stream(self, method: str, path: str, **kwargs: Any) -> Iterator[httpx.Response]:
+        """
+        Send one request and yield the response with its body still unread.
+
+        A failure to connect or a 4xx/5xx exits 1 as :meth:`send` does; a
+        failure while the caller reads the body is the caller's to handle.
+        """
+        request = self._http.build_request(method, path, **kwargs)
+        try:
+            response = self._http.send(request, stream=True)
+        except httpx.TransportError as exc:
+            self._unreachable(exc)
+        try:
+            if response.is_error:
+                try:
+                    response.read()
+                except httpx.TransportError:
+                    fail(f"{response.status_code}: {response.reason_phrase}")
+                fail(f"{response.status_code}: {_detail(response)}")
+            yield response
+        finally:
+            response.close()
+
+    def _unreachable(self, exc: httpx.TransportError) -> NoReturn:
+        fail(f"cannot reach the {self.service} at {self.base_url}: {exc}")
 
 
 def _verify(ca_file: Path | None) -> ssl.SSLContext | bool:

@@ -142,7 +142,8 @@ async def _start(workdir: Path, database_url: str | None) -> Cluster:
         raise
     clients = {
         edge: node.client(
-            timeout=30.0, headers=identities.bearer("analyst-1", Role.ANALYST)
+            timeout=30.0,
+            headers=identities.bearer("analyst-1", Role.ANALYST, Role.AUDITOR),
         )
         for edge, node in edges.items()
     }
@@ -291,6 +292,12 @@ async def _refuses_anonymous(cloud: Node) -> bool:
         return (await anonymous.get("/reports")).status_code == 401
 
 
+async def _audit(client: httpx.AsyncClient) -> dict[str, Any]:
+    """Verify a node's audit chain: whether it is intact, and how long."""
+    result = (await client.get("/audit/verify")).json()
+    return {"ok": result["ok"], "records": result["checked"]}
+
+
 async def _summarize(cluster: Cluster) -> dict[str, Any]:
     cloud = cluster.clients["cloud"]
     views = {name: await _all_reports(c) for name, c in cluster.clients.items()}
@@ -317,6 +324,7 @@ async def _summarize(cluster: Cluster) -> dict[str, Any]:
                 "pushed": sum(states.values()),
                 "pulled": status["entries_pulled"],
                 "differing_reports": differing[name],
+                "audit": await _audit(cluster.clients[name]),
             }
         )
     conflicts = (await cloud.get("/conflicts", params={"status": "open"})).json()
@@ -328,12 +336,14 @@ async def _summarize(cluster: Cluster) -> dict[str, Any]:
             "url": cluster.cloud.url,
             "reports": len(reference),
             "feed_head": (await cloud.get("/sync/info")).json()["feed_head"],
+            "audit": await _audit(cloud),
         },
     )
     return {
         "converged": all(count == 0 for count in differing.values()),
         "tls": cluster.cloud.url.startswith("https://"),
         "auth": await _refuses_anonymous(cluster.cloud),
+        "audit_intact": all(node["audit"]["ok"] for node in nodes),
         "outcomes": dict(sorted(outcomes.items())),
         "merged": outcomes.get("merged", 0),
         "conflicts_open": conflicts["count"],
@@ -347,14 +357,17 @@ def _report(summary: dict[str, Any], options: DemoOptions, console: Console) -> 
         print(json.dumps(summary))  # noqa: T201 - the summary is the command's output
         return
     table = Table(title="edgesync demo")
-    for column in ("node", "url", "reports", "pushed", "pulled", "differing"):
+    columns = ("node", "url", "reports", "pushed", "pulled", "differing", "audit")
+    for column in columns:
         table.add_column(column)
     for node in summary["nodes"]:
+        audit = node["audit"]
         table.add_row(
             node["name"],
             node["url"],
             str(node["reports"]),
             *(str(node.get(k, "")) for k in ("pushed", "pulled", "differing_reports")),
+            f"{audit['records']} {'intact' if audit['ok'] else 'BROKEN'}",
         )
     console.print(table)
     console.print(

@@ -80,11 +80,16 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(422, "Invalid request", _describe(raw), errors=errors)
 
 
-async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ProblemError)
+def error_response(exc: ProblemError) -> JSONResponse:
+    """Return the problem+json answer for *exc*, with its headers."""
     response = problem_response(exc.status, exc.title, exc.detail, **exc.extra)
     response.headers.update(exc.headers)
     return response
+
+
+async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ProblemError)
+    return error_response(exc)
 
 
 # Starlette's own answers for routing say only "Not Found"; say what was asked.

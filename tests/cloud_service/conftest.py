@@ -11,6 +11,9 @@ from fastapi import FastAPI
 
 from cloud_service.app import create_app
 from cloud_service.settings import CloudSettings
+from edgesync.keys import generate_private_key, write_jwks
+from edgesync.tokens import TokenSigner
+from tests.cloud_service.world import AUDIENCE, World
 
 SMALL_BODY = 512 * 1024
 
@@ -52,3 +55,23 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         transport=transport, base_url="http://127.0.0.1"
     ) as client:
         yield client
+
+
+@pytest.fixture
+async def world(db_url: str, tmp_path: Path) -> AsyncIterator[World]:
+    """An authenticating cloud with edge-a registered (IL4) by an admin."""
+    issuer_key = generate_private_key()
+    jwks = tmp_path / "issuer.jwks.json"
+    write_jwks(jwks, [issuer_key.public_key()])
+    settings = CloudSettings(
+        database_url=db_url, issuer_jwks_file=jwks, token_audience=AUDIENCE
+    )
+    app: FastAPI = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://127.0.0.1"
+        ) as client:
+            world = World(client, TokenSigner.from_private_key(issuer_key), {})
+            assert (await world.register("edge-a")).status_code == 201
+            yield world

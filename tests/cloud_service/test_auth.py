@@ -12,113 +12,25 @@ import hmac
 import json
 import os
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from fastapi import FastAPI
 from jose import jwe
 
 from cloud_service.app import create_app
 from cloud_service.settings import CloudSettings
-from edgesync.keys import generate_private_key, public_key_pem, write_jwks
+from edgesync.keys import generate_private_key, public_key_pem
 from edgesync.tokens import (
     AuthenticationNotConfiguredError,
     Role,
     TokenSigner,
-    issue_analyst_token,
     sign_edge_token,
 )
 from syncproto import Classification
 from tests.cloud_service.helpers import change
-
-AUDIENCE = "edgesync"
-
-
-@dataclass
-class World:
-    """An authenticating cloud, its issuer key and one registered edge key."""
-
-    client: httpx.AsyncClient
-    issuer: TokenSigner
-    edge_keys: dict[str, rsa.RSAPrivateKey]
-
-    def analyst(
-        self,
-        *roles: Role,
-        clearance: Classification = Classification.IL5,
-        sub: str = "analyst-1",
-        audience: str = AUDIENCE,
-    ) -> dict[str, str]:
-        token = issue_analyst_token(
-            self.issuer,
-            sub=sub,
-            roles=frozenset(roles),
-            clearance=clearance,
-            ttl=300,
-            audience=audience,
-            issuer="dev-issuer",
-        )
-        return {"Authorization": f"Bearer {token}"}
-
-    def edge(self, edge_id: str) -> dict[str, str]:
-        signer = TokenSigner.from_private_key(self.edge_keys[edge_id])
-        token = sign_edge_token(signer, edge_id, audience=AUDIENCE)
-        return {"Authorization": f"Bearer {token}"}
-
-    async def register(
-        self, edge_id: str, clearance: Classification = Classification.IL4
-    ) -> httpx.Response:
-        key = self.edge_keys.setdefault(edge_id, generate_private_key())
-        return await self.client.post(
-            "/edges",
-            json={
-                "edge_id": edge_id,
-                "public_key_pem": public_key_pem(key.public_key()).decode(),
-                "clearance": clearance.value,
-            },
-            headers=self.analyst(Role.ADMIN),
-        )
-
-    async def push(
-        self, edge_id: str, *changes: dict[str, Any], headers: dict[str, str]
-    ) -> httpx.Response:
-        return await self.client.post(
-            "/sync/push",
-            json={"edge_id": edge_id, "changes": list(changes)},
-            headers=headers,
-        )
-
-    async def stored(self) -> int:
-        """How many reports the cloud holds, as an all-seeing admin reads them."""
-        response = await self.client.get(
-            "/reports", params={"include_deleted": True}, headers=self.analyst()
-        )
-        assert response.status_code == 200, response.text
-        return len(response.json()["reports"])
-
-
-@pytest.fixture
-async def world(db_url: str, tmp_path: Path) -> AsyncIterator[World]:
-    issuer_key = generate_private_key()
-    jwks = tmp_path / "issuer.jwks.json"
-    write_jwks(jwks, [issuer_key.public_key()])
-    settings = CloudSettings(
-        database_url=db_url, issuer_jwks_file=jwks, token_audience=AUDIENCE
-    )
-    app: FastAPI = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://127.0.0.1"
-        ) as client:
-            world = World(client, TokenSigner.from_private_key(issuer_key), {})
-            assert (await world.register("edge-a")).status_code == 201
-            yield world
+from tests.cloud_service.world import AUDIENCE, World
 
 
 def _b64(data: bytes) -> str:

@@ -92,7 +92,7 @@ async def test_readyz_reports_head_revision(
     assert response.status_code == 200
     body = response.json()
     assert body["database"] is True
-    assert body["revision"] == body["head"] == "0001_edge_initial"
+    assert body["revision"] == body["head"] == "0002_audit"
 
 
 async def test_status_counts_pending_changes(

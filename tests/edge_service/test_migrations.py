@@ -41,6 +41,6 @@ async def test_upgrade_downgrade_upgrade_without_drift(tmp_path: Path) -> None:
     emptied = _tables(path)
     await asyncio.to_thread(command.upgrade, config, "head")
 
-    assert first == {"reports", "outbox", "sync_meta"}
+    assert first == {"reports", "outbox", "sync_meta", "audit", "audit_head"}
     assert emptied == set()
     assert _drift(path) == []

@@ -38,7 +38,9 @@ async def apply(edge: Edge, *entries: FeedEntry) -> None:
         head=entries[-1].seq,
         has_more=False,
     )
-    job = partial(apply_page, page=page, after=after, now=datetime.now(UTC))
+    job = partial(
+        apply_page, page=page, after=after, now=datetime.now(UTC), edge_id="edge-a"
+    )
     await edge.runtime.writer.run(job)
 
 

@@ -42,6 +42,14 @@ async def history(cluster: Cluster, report_id: str) -> list[dict[str, Any]]:
     return versions
 
 
+async def cloud_audit(cluster: Cluster, **params: Any) -> list[dict[str, Any]]:
+    """The cloud's audit records (the harness's cloud runs without auth)."""
+    response = await cluster.cloud.get("/audit", params={"limit": 1000, **params})
+    assert response.status_code == 200, response.text
+    records: list[dict[str, Any]] = response.json()["records"]
+    return records
+
+
 def states(outbox: list[dict[str, Any]]) -> list[str]:
     return [row["state"] for row in outbox]
 
@@ -72,6 +80,10 @@ async def test_bc01_lost_response_then_retry_is_one_effect(cluster: Cluster) -> 
         c1["change_id"]
     ]
     assert [e["change_id"] for e in await feed_entries(cluster)] == [c1["change_id"]]
+    received = await cloud_audit(cluster, action="change.received")
+    assert [(r["change_id"], r["outcome"]) for r in received] == [
+        (c1["change_id"], "applied")
+    ]
     pulled = await b.sync()
     assert pulled["entries_pulled"] == 1
     assert (await b.report("rpt-001"))["clock"] == {"edge-a": 1}
@@ -135,7 +147,8 @@ async def test_bc10_one_bad_change_never_blocks_the_outbox(
 ) -> None:
     """
     BC-10: a change tampered in SQLite is rejected on its own, tried once and
-    never again; the 49 good changes around it are applied; pending reaches 0.
+    never again; the 49 good changes around it are applied; pending reaches 0;
+    the cloud's audit records the rejection once.
     """
     a = await cluster.add_edge("edge-a")
     for n in range(80, 130):
@@ -161,6 +174,11 @@ async def test_bc10_one_bad_change_never_blocks_the_outbox(
     }
     assert "rpt-081" not in cloud_ids
     assert len(cloud_ids) == 49
+    received = await cloud_audit(cluster, action="change.received")
+    assert [r["outcome"] for r in received].count("applied") == 49
+    (rejection,) = [r for r in received if r["outcome"] == "rejected"]
+    assert rejection["change_id"] == a.outbox_payload(2)["change_id"]
+    assert rejection["reason"] == rows[1]["reason"]
 
 
 async def test_bc10_whole_batch_400_is_split_to_isolate_the_culprit(

@@ -39,6 +39,10 @@ def test_demo_converges_and_reports_json() -> None:
     assert summary["converged"] is True
     assert summary["tls"] is True
     assert summary["auth"] is True
+    assert summary["audit_intact"] is True
+    for node in summary["nodes"]:
+        # Every node wrote, synced or registered something, and recorded it.
+        assert node["audit"]["records"] > 0, node["name"]
     assert summary["nodes"][0]["url"].startswith("https://127.0.0.1:")
     assert summary["changes"] == 60 + 3 * 20 + len_apart_edits() + 200
     assert summary["outcomes"]["conflict"] >= 26

@@ -173,3 +173,9 @@ async def test_bc09_conflict_keeps_what_resolution_needs(cluster: Cluster) -> No
     listing = (await cluster.cloud.get("/conflicts")).json()
     assert listing["count"] == 1
     assert listing["conflicts"][0]["status"] == "resolved"
+    audit = await cluster.cloud.get(
+        "/audit", params={"action": "conflict.resolved", "report_id": "rpt-070"}
+    )
+    (record,) = audit.json()["records"]
+    assert (record["actor"], record["reason"]) == ("resolver-1", REASON)
+    assert record["conflict_id"] == conflict_id

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Annotated, ClassVar
 
 from fastapi import APIRouter, Path, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from cloud_service import edges, feed
+from cloud_service import audit, edges, feed
 from cloud_service.auth import (
     Analyst,
     CurrentAnalyst,
@@ -22,6 +23,7 @@ from cloud_service.routes.deps import Session, Sessions
 from edgesync.problems import PROBLEM_RESPONSES, problem_responses
 from edgesync.tokens import Role
 from syncproto import Classification, EdgeId
+from syncproto.audit import AuditAction, AuditEvent
 
 router = APIRouter(prefix="/edges", tags=["edges"])
 
@@ -54,6 +56,11 @@ class EdgeNotFound(CloudError):
 
     def __init__(self, edge_id: str) -> None:
         super().__init__(f"no registered edge has id {edge_id!r}", edge_id=edge_id)
+
+
+def key_fingerprint(pem: str) -> str:
+    """Return the SHA-256 of a registered key, to name it in the audit log."""
+    return hashlib.sha256(pem.strip().encode()).hexdigest()
 
 
 @router.get("", responses=PROBLEM_RESPONSES)
@@ -99,6 +106,16 @@ async def register_edge(
             registration.clearance,
             now,
         )
+        event = AuditEvent(
+            action=AuditAction.EDGE_REGISTERED,
+            actor=admin.sub,
+            edge_id=registration.edge_id,
+            detail={
+                "clearance": registration.clearance.value,
+                "key_sha256": key_fingerprint(registration.public_key_pem),
+            },
+        )
+        await audit.append(session, [event])
         public = await edges.get_edge(
             session, registration.edge_id, await feed.feed_head(session)
         )
@@ -114,6 +131,10 @@ async def revoke_edge(
     async with write_transaction(sessions) as session:
         if not await edges.revoke_edge(session, edge_id, datetime.now(UTC)):
             raise EdgeNotFound(edge_id)
+        event = AuditEvent(
+            action=AuditAction.EDGE_REVOKED, actor=admin.sub, edge_id=edge_id
+        )
+        await audit.append(session, [event])
         public = await edges.get_edge(session, edge_id, await feed.feed_head(session))
     assert public is not None
     return public

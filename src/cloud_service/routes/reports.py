@@ -6,12 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from cloud_service import reports
+from cloud_service import audit, reports
 from cloud_service.auth import CurrentAnalyst
 from cloud_service.errors import ReportNotFound
 from cloud_service.routes.deps import ReportIdPath, Session
 from edgesync.problems import PROBLEM_RESPONSES, problem_responses
+from edgesync.tokens import Role
 from syncproto import Classification
+from syncproto.audit import MAX_AUDIT_LIMIT
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 _NOT_FOUND = {**PROBLEM_RESPONSES, **problem_responses(404, "No such report")}
@@ -70,7 +72,8 @@ async def get_history(
     Each received change appears once with its outcome (applied, stale,
     merged, conflict); versions the cloud made itself (merged, provisional)
     appear with the change that triggered them. Versions above the caller's
-    clearance are left out.
+    clearance are left out. A caller with the auditor role also gets the
+    report's audit trail.
     """
     if not analyst.sees((await reports.get_report(session, report_id)).classification):
         raise ReportNotFound(report_id)
@@ -79,4 +82,8 @@ async def get_history(
     history.versions = [
         v for v in history.versions if analyst.sees(v.fields.classification)
     ]
+    if Role.AUDITOR in analyst.roles:
+        trail = audit.AuditFilter(report_id=report_id, visible=analyst.visible)
+        page = await audit.list_records(session, trail, 0, MAX_AUDIT_LIMIT)
+        history.audit = page.records
     return history

@@ -49,6 +49,12 @@ class RequestLogMiddleware:
                 )
 
 
+def current_request_id() -> str | None:
+    """Return the id of the request being served, if any."""
+    request_id = structlog.contextvars.get_contextvars().get("request_id")
+    return request_id if isinstance(request_id, str) else None
+
+
 def _request_id(scope: Scope) -> str:
     """Return the caller's X-Request-ID when it is sane, else a new one."""
     given: bytes = dict(scope["headers"]).get(b"x-request-id", b"")

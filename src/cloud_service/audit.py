@@ -1,0 +1,222 @@
+"""
+The cloud's audit log: one chain shared by every replica.
+
+Appending. Records are chained by hash (``syncproto.audit``), so each one
+needs the hash of the one before it, including across cloud processes. A
+transaction therefore appends its records as its very last step, with
+``UPDATE audit_head SET seq = seq + n RETURNING seq, hash``: the row lock
+that UPDATE takes is held until commit, so the next transaction's records
+follow this one's, never interleave with them, and a rollback hands the same
+seqs out again. It is the feed's pattern (``cloud_service.feed``), taken
+after the feed head, always in that order, so two transactions never wait on
+each other crosswise. The records go into the transaction of the action they
+record: no action without its record, no record without its action.
+
+Reading. Lists and exports page by seq on an index; records at or below a
+seq never change, so an export bounded by the seq it starts at is consistent
+without holding a transaction open. Verifying reads the head and every record
+in one snapshot, so records appended meanwhile are neither missed nor blamed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Select, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cloud_service.bulk import insert_rows
+from cloud_service.tables import audit_head_table, audit_table
+from edgesync.requestlog import current_request_id
+from syncproto import Classification, ReportFields
+from syncproto.audit import (
+    AuditAction,
+    AuditEvent,
+    AuditPage,
+    AuditRecord,
+    AuditVerification,
+    ChainCheck,
+    chain,
+)
+
+_audit = audit_table
+_TAKE = text("UPDATE audit_head SET seq = seq + :n WHERE id = 1 RETURNING seq, hash")
+_SET_HASH = text("UPDATE audit_head SET hash = :hash WHERE id = 1")
+_PAGE = 1000
+
+
+async def append(
+    session: AsyncSession, events: Sequence[AuditEvent]
+) -> list[AuditRecord]:
+    """
+    Append *events* to the chain in this transaction; return the records.
+
+    Call this last in the transaction, after ``feed.append`` if there is one
+    (see the module docstring). Events without a request id get the id of
+    the request being served.
+    """
+    if not events:
+        return []
+    taken = (await session.execute(_TAKE, {"n": len(events)})).one()
+    # Stamped once the head is held, so that time order follows seq order.
+    now = datetime.now(UTC)
+    request_id = current_request_id()
+    stamped = [
+        e
+        if e.request_id or not request_id
+        else e.model_copy(update={"request_id": request_id})
+        for e in events
+    ]
+    records = chain(
+        stamped, last_seq=taken.seq - len(events), last_hash=taken.hash, at=now
+    )
+    await insert_rows(session, _audit, [_row(r) for r in records], skip_existing=False)
+    await session.execute(_SET_HASH, {"hash": records[-1].hash})
+
+    return records
+
+
+def _row(record: AuditRecord) -> dict[str, Any]:
+    row = record.model_dump()
+    row["action"] = record.action.value
+    return row
+
+
+def highest(*markings: Classification | str | None) -> str | None:
+    """Return the highest of *markings*, for a record's ``classification``."""
+    known = [Classification(m) for m in markings if m is not None]
+    return max(known, key=lambda c: c.rank).value if known else None
+
+
+def marking(fields: ReportFields | None) -> Classification | None:
+    """Return the classification of *fields*, or None for no report."""
+    return None if fields is None else fields.classification
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What a reader asks for; every field is optional."""
+
+    report_id: str | None = None
+    actor: str | None = None
+    edge_id: str | None = None
+    action: AuditAction | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    # The markings the reader may see; records of reports above are left out.
+    visible: frozenset[Classification] | None = None
+
+    def describe(self) -> dict[str, str]:
+        """Return the filters that are set, as text for an export's record."""
+        names = ("report_id", "actor", "edge_id", "action", "since", "until")
+        values = {name: getattr(self, name) for name in names}
+        return {
+            name: value.isoformat() if isinstance(value, datetime) else str(value)
+            for name, value in values.items()
+            if value is not None
+        }
+
+    def query(self, after: int, up_to: int | None = None) -> Select[Any]:
+        """Return the records above seq *after* that match, in seq order."""
+        columns = _audit.c
+        query = select(_audit).where(columns.seq > after).order_by(columns.seq)
+        if up_to is not None:
+            query = query.where(columns.seq <= up_to)
+        for name in ("report_id", "actor", "edge_id"):
+            value = getattr(self, name)
+            if value is not None:
+                query = query.where(columns[name] == value)
+        if self.action is not None:
+            query = query.where(columns.action == self.action.value)
+        if self.since is not None:
+            query = query.where(columns.at >= self.since)
+        if self.until is not None:
+            query = query.where(columns.at < self.until)
+        if self.visible is not None:
+            query = query.where(
+                columns.classification.is_(None)
+                | columns.classification.in_(sorted(c.value for c in self.visible))
+            )
+        return query
+
+
+async def list_records(
+    session: AsyncSession, filters: AuditFilter, after: int, limit: int
+) -> AuditPage:
+    """Return one page of the records that match *filters*."""
+    rows = (await session.execute(filters.query(after).limit(limit + 1))).all()
+    records = [_record(row) for row in rows[:limit]]
+    next_after = records[-1].seq if len(rows) > limit else None
+    return AuditPage(records=records, next_after=next_after)
+
+
+async def stream_records(
+    sessions: async_sessionmaker[AsyncSession],
+    filters: AuditFilter,
+    up_to: int,
+    page: int = _PAGE,
+) -> AsyncIterator[AuditRecord]:
+    """Yield every matching record up to seq *up_to*, one page in memory at a time."""
+    after = 0
+    while True:
+        async with sessions() as session:
+            rows = (
+                await session.execute(filters.query(after, up_to).limit(page))
+            ).all()
+        for row in rows:
+            yield _record(row)
+        if len(rows) < page:
+            return
+        after = rows[-1].seq
+
+
+async def head(session: AsyncSession) -> tuple[int, str]:
+    """Return the seq and hash of the last record written."""
+    row = (
+        await session.execute(
+            select(audit_head_table.c.seq, audit_head_table.c.hash).where(
+                audit_head_table.c.id == 1
+            )
+        )
+    ).one()
+    return int(row.seq), str(row.hash)
+
+
+async def verify(
+    sessions: async_sessionmaker[AsyncSession],
+    anchors: dict[int, str] | None = None,
+    page: int = _PAGE,
+) -> AuditVerification:
+    """Check the whole chain against its head, in one snapshot."""
+    check = ChainCheck(anchors=anchors)
+    async with sessions() as session:
+        if session.get_bind().dialect.name == "postgresql":
+            await session.connection(
+                execution_options={"isolation_level": "REPEATABLE READ"}
+            )
+        # SQLite keeps the snapshot of a read transaction's first read.
+        head_seq, head_hash = await head(session)
+        after = 0
+        while check.ok:
+            rows = (
+                await session.execute(
+                    select(_audit)
+                    .where(_audit.c.seq > after)
+                    .order_by(_audit.c.seq)
+                    .limit(page)
+                )
+            ).all()
+            for row in rows:
+                if not check.add(_record(row)):
+                    break
+            if len(rows) < page:
+                break
+            after = rows[-1].seq
+    return check.finish(head_seq, head_hash)
+
+
+def _record(row: Any) -> AuditRecord:
+    return AuditRecord.model_validate(row._asdict())

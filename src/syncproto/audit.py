@@ -1,0 +1,275 @@
+"""
+The audit log's records and their hash chain, the same at the edge and the cloud.
+
+Each record carries the hash of the one before it, and its own hash is
+SHA-256 over a canonical encoding of every other field, the previous hash
+included (docs/audit.md). Altering a record breaks its own hash; removing
+one leaves a gap in the sequence; inserting one breaks the link of the record
+after it, or the head the store keeps of its last record. :class:`ChainCheck`
+reads records in sequence order, one at a time, so a store of any size or an
+exported file is verified in constant memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from syncproto.report import ReportFields
+
+GENESIS_HASH = "0" * 64
+MAX_AUDIT_LIMIT = 1000
+
+
+class AuditAction(StrEnum):
+    """What a record is about."""
+
+    # At the edge.
+    REPORT_CREATED = "report.created"
+    REPORT_UPDATED = "report.updated"
+    REPORT_DELETED = "report.deleted"
+    SYNC_PUSHED = "sync.pushed"
+    SYNC_FAILED = "sync.failed"
+    FEED_APPLIED = "feed.applied"
+    # At the cloud.
+    CHANGE_RECEIVED = "change.received"
+    CONFLICT_OPENED = "conflict.opened"
+    CONFLICT_JOINED = "conflict.joined"
+    CONFLICT_RESOLVED = "conflict.resolved"
+    EDGE_REGISTERED = "edge.registered"
+    EDGE_REVOKED = "edge.revoked"
+    AUTH_FAILED = "auth.failed"
+    ACCESS_DENIED = "access.denied"
+    # At both.
+    AUDIT_EXPORTED = "audit.exported"
+
+
+class AuditEvent(BaseModel):
+    """What happened, before the store gives it a place in the chain."""
+
+    model_config = ConfigDict(frozen=True)
+
+    action: AuditAction
+    actor: str = Field(description="Analyst sub, edge id, or 'anonymous'.")
+    edge_id: str | None = Field(
+        default=None, description="The edge the action came from or vouched for it."
+    )
+    report_id: str | None = None
+    change_id: uuid.UUID | None = None
+    conflict_id: uuid.UUID | None = None
+    outcome: str | None = None
+    reason: str | None = None
+    before_digest: str | None = Field(
+        default=None, description="SHA-256 of the report's fields before."
+    )
+    after_digest: str | None = Field(
+        default=None, description="SHA-256 of the report's fields after."
+    )
+    classification: str | None = Field(
+        default=None, description="The highest marking of the report it touched."
+    )
+    request_id: str | None = None
+    detail: dict[str, Any] | None = Field(
+        default=None, description="Counts and context: never a token or content."
+    )
+
+
+class AuditRecord(AuditEvent):
+    """One stored record: an event with its place in the chain."""
+
+    seq: int
+    at: datetime
+    prev_hash: str
+    hash: str
+
+
+# Every field of a record in the order exports and tables list them.
+RECORD_FIELDS = (
+    "seq",
+    "at",
+    "action",
+    "actor",
+    "edge_id",
+    "report_id",
+    "change_id",
+    "conflict_id",
+    "outcome",
+    "reason",
+    "before_digest",
+    "after_digest",
+    "classification",
+    "request_id",
+    "detail",
+    "prev_hash",
+    "hash",
+)
+
+
+class AuditPage(BaseModel):
+    """A page of records in sequence order."""
+
+    records: list[AuditRecord]
+    next_after: int | None = Field(
+        description="Pass as `after` for the next page; null on the last page."
+    )
+
+
+class AuditVerification(BaseModel):
+    """The result of checking a whole chain against its head."""
+
+    ok: bool
+    checked: int = Field(description="Records read.")
+    head_seq: int = Field(description="The last seq the store says it wrote.")
+    head_hash: str
+    first_bad_seq: int | None = Field(
+        default=None, description="The first seq at which the chain is broken."
+    )
+    problem: str | None = None
+
+
+def canonical_time(at: datetime) -> str:
+    """Return *at* as the UTC text hashed: microseconds, ``Z`` suffix."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _canonical(value: Any) -> bytes:
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode()
+
+
+_EVENT_FIELDS = set(AuditEvent.model_fields)
+
+
+def record_hash(record: AuditEvent, *, seq: int, at: datetime, prev_hash: str) -> str:
+    """Return the hash of the record *record* would be at *seq*."""
+    body = record.model_dump(mode="json", include=_EVENT_FIELDS)
+    body.update(seq=seq, at=canonical_time(at), prev_hash=prev_hash)
+    return hashlib.sha256(_canonical(body)).hexdigest()
+
+
+def fields_digest(fields: ReportFields | None) -> str | None:
+    """Return the SHA-256 of a report's fields, or None for no report."""
+    if fields is None:
+        return None
+    return hashlib.sha256(_canonical(fields.model_dump(mode="json"))).hexdigest()
+
+
+def chain(
+    events: Iterable[AuditEvent], *, last_seq: int, last_hash: str, at: datetime
+) -> list[AuditRecord]:
+    """Return *events* as the records that follow ``last_seq``/``last_hash``."""
+    records = []
+    prev = last_hash
+    for seq, event in enumerate(events, start=last_seq + 1):
+        digest = record_hash(event, seq=seq, at=at, prev_hash=prev)
+        # The event is valid already; a push chains hundreds at a time.
+        records.append(
+            AuditRecord.model_construct(
+                **event.__dict__, seq=seq, at=at, prev_hash=prev, hash=digest
+            )
+        )
+        prev = digest
+    return records
+
+
+class ChainCheck:
+    """
+    Check records in sequence order; remember the first break.
+
+    Start at seq 1 with :data:`GENESIS_HASH`, or, for a part of a chain, at
+    the seq and previous hash of its first record (an export that does not
+    start at 1 says where it starts).
+    """
+
+    def __init__(
+        self,
+        first_seq: int = 1,
+        prev_hash: str = GENESIS_HASH,
+        anchors: dict[int, str] | None = None,
+    ) -> None:
+        self.expected = first_seq
+        self.prev_hash = prev_hash
+        # Hashes noted earlier outside the store: they catch a chain that was
+        # rewritten from some record on, hashes and head included.
+        self.anchors = dict(anchors or {})
+        self.checked = 0
+        self.first_bad_seq: int | None = None
+        self.problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether no break has been found so far."""
+        return self.problem is None
+
+    def add(self, record: AuditRecord) -> bool:
+        """Check the next *record*; return False once the chain is broken."""
+        if not self.ok:
+            return False
+        self.checked += 1
+        if record.seq > self.expected:
+            last = record.seq - 1
+            gone = str(last) if last == self.expected else f"{self.expected}-{last}"
+            return self._fail(self.expected, f"record {gone} is missing")
+        if record.seq < self.expected:
+            return self._fail(record.seq, f"record {record.seq} is out of order")
+        if record.prev_hash != self.prev_hash:
+            return self._fail(
+                record.seq,
+                f"record {record.seq} does not follow record {record.seq - 1}: "
+                "a record was inserted or the one before it was replaced",
+            )
+        own = record_hash(
+            record, seq=record.seq, at=record.at, prev_hash=record.prev_hash
+        )
+        if own != record.hash:
+            return self._fail(record.seq, f"record {record.seq} was altered")
+        anchored = self.anchors.pop(record.seq, record.hash)
+        if anchored != record.hash:
+            return self._fail(
+                record.seq,
+                f"record {record.seq} is not the one anchored: the chain was "
+                "rewritten from here on",
+            )
+        self.expected = record.seq + 1
+        self.prev_hash = record.hash
+        return True
+
+    def finish(self, head_seq: int, head_hash: str) -> AuditVerification:
+        """Compare the end of the chain with the head the store kept."""
+        last = self.expected - 1
+        if self.ok and last < head_seq:
+            self._fail(last + 1, f"records {last + 1}-{head_seq} are missing")
+        elif self.ok and last > head_seq:
+            self._fail(
+                head_seq + 1,
+                f"record {head_seq + 1} is beyond the head of the log "
+                f"(seq {head_seq}): it was not written by the service",
+            )
+        elif self.ok and self.prev_hash != head_hash:
+            self._fail(last, f"record {last} is not the one the head names")
+        if self.ok and self.anchors:
+            gone = min(self.anchors)
+            self._fail(gone, f"anchored record {gone} is not in the chain")
+        return AuditVerification(
+            ok=self.ok,
+            checked=self.checked,
+            head_seq=head_seq,
+            head_hash=head_hash,
+            first_bad_seq=self.first_bad_seq,
+            problem=self.problem,
+        )
+
+    def _fail(self, seq: int, problem: str) -> bool:
+        self.first_bad_seq = seq
+        self.problem = problem
+        return False
