@@ -39,7 +39,7 @@ from syncproto.audit import (
     AuditRecord,
     AuditVerification,
     ChainCheck,
-    chain,
+    links,
 )
 
 _audit = audit_table
@@ -50,38 +50,50 @@ _PAGE = 1000
 
 async def append(
     session: AsyncSession, events: Sequence[AuditEvent]
-) -> list[AuditRecord]:
+) -> tuple[int, str]:
     """
-    Append *events* to the chain in this transaction; return the records.
+    Append *events* to the chain in this transaction; return the new head.
 
     Call this last in the transaction, after ``feed.append`` if there is one
     (see the module docstring). Events without a request id get the id of
-    the request being served.
+    the request being served. The head is the last record's seq and hash.
     """
     if not events:
-        return []
+        return await head(session)
     taken = (await session.execute(_TAKE, {"n": len(events)})).one()
     # Stamped once the head is held, so that time order follows seq order.
     now = datetime.now(UTC)
     request_id = current_request_id()
-    stamped = [
-        e
-        if e.request_id or not request_id
-        else e.model_copy(update={"request_id": request_id})
-        for e in events
-    ]
-    records = chain(
-        stamped, last_seq=taken.seq - len(events), last_hash=taken.hash, at=now
+    if request_id is not None:
+        events = [
+            e if e.request_id else e.model_copy(update={"request_id": request_id})
+            for e in events
+        ]
+    sealed = links(
+        events, last_seq=taken.seq - len(events), last_hash=taken.hash, at=now
     )
-    await insert_rows(session, _audit, [_row(r) for r in records], skip_existing=False)
-    await session.execute(_SET_HASH, {"hash": records[-1].hash})
+    rows = [
+        _row(event, now, seq, prev, digest)
+        for event, (seq, prev, digest) in zip(events, sealed, strict=True)
+    ]
+    await insert_rows(session, _audit, rows, skip_existing=False)
+    last_seq, _, last_hash = sealed[-1]
+    await session.execute(_SET_HASH, {"hash": last_hash})
 
-    return records
+    return last_seq, last_hash
 
 
-def _row(record: AuditRecord) -> dict[str, Any]:
-    row = record.model_dump()
-    row["action"] = record.action.value
+def _row(
+    event: AuditEvent,
+    at: datetime,
+    seq: int,
+    prev_hash: str,
+    digest: str,
+) -> dict[str, Any]:
+    row = dict(event.__dict__)
+    row.update(
+        action=event.action.value, seq=seq, at=at, prev_hash=prev_hash, hash=digest
+    )
     return row
 
 

@@ -183,3 +183,27 @@ def test_record_fields_name_every_field_once() -> None:
     """Exports and tables list RECORD_FIELDS: none may be missing or repeated."""
     assert len(RECORD_FIELDS) == len(set(RECORD_FIELDS))
     assert set(RECORD_FIELDS) == set(AuditRecord.model_fields)
+
+
+def test_the_hash_covers_every_field_as_pydantic_encodes_it() -> None:
+    """The hand-built encoding equals the model's JSON form, field for field."""
+    event = AuditEvent(
+        action=AuditAction.CONFLICT_OPENED,
+        actor="analyst-1",
+        edge_id="edge-a",
+        report_id="rpt-001",
+        change_id="00000000-0000-4000-8000-000000000001",
+        conflict_id="00000000-0000-4000-8000-000000000002",
+        outcome="conflict",
+        reason="r",
+        before_digest="a" * 64,
+        after_digest="b" * 64,
+        classification="IL4",
+        request_id="req-1",
+        detail={"fields": ["title"]},
+    )
+    (record,) = chain([event], last_seq=0, last_hash=GENESIS_HASH, at=AT)
+    body = record.model_dump(mode="json", exclude={"hash"})
+    body["at"] = "2026-12-04T07:00:00.123456Z"
+    encoded = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    assert record.hash == hashlib.sha256(encoded.encode()).hexdigest()

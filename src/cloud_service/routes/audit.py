@@ -164,23 +164,23 @@ async def export_audit(
         detail={"format": format.value, **filters.describe(), "complete": complete},
     )
     async with write_transaction(sessions) as session:
-        (record,) = await audit.append(session, [event])
+        head_seq, head_hash = await audit.append(session, [event])
 
     async def lines() -> AsyncIterator[str]:
         if format is ExportFormat.CSV:
             yield csv_header()
         encode = csv_line if format is ExportFormat.CSV else ndjson_line
-        async for found in audit.stream_records(sessions, filters, record.seq):
+        async for found in audit.stream_records(sessions, filters, head_seq):
             yield encode(found)
 
-    name = f"edgesync-audit-{record.seq}.{format.value}"
+    name = f"edgesync-audit-{head_seq}.{format.value}"
     return StreamingResponse(
         lines(),
         media_type=_MEDIA_TYPES[format],
         headers={
             "Content-Disposition": f'attachment; filename="{name}"',
-            "X-Audit-Head-Seq": str(record.seq),
-            "X-Audit-Head-Hash": record.hash,
+            "X-Audit-Head-Seq": str(head_seq),
+            "X-Audit-Head-Hash": head_hash,
             "X-Audit-Complete": "true" if complete else "false",
         },
     )
