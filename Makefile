@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
 
-.PHONY: venv demo test lint format bench openapi clean
+.PHONY: venv demo test lint format bench openapi clean browser
 
 $(STAMP): pyproject.toml requirements.lock
 	python3 -m venv $(VENV)
@@ -22,7 +22,11 @@ lint: venv
 	$(VENV)/bin/ruff check src tests migrations bench
 	$(VENV)/bin/mypy
 
-test: lint
+# The browser tests drive Debian's Chromium; install it when it is missing.
+browser:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+
+test: lint browser
 	$(PY) -m pytest
 
 format: venv

@@ -45,6 +45,9 @@ from syncproto.audit import (
 _audit = audit_table
 _TAKE = text("UPDATE audit_head SET seq = seq + :n WHERE id = 1 RETURNING seq, hash")
 _SET_HASH = text("UPDATE audit_head SET hash = :hash WHERE id = 1")
+_HEAD = select(audit_head_table.c.seq, audit_head_table.c.hash).where(
+    audit_head_table.c.id == 1
+)
 _PAGE = 1000
 
 
@@ -187,13 +190,7 @@ async def stream_records(
 
 async def head(session: AsyncSession) -> tuple[int, str]:
     """Return the seq and hash of the last record written."""
-    row = (
-        await session.execute(
-            select(audit_head_table.c.seq, audit_head_table.c.hash).where(
-                audit_head_table.c.id == 1
-            )
-        )
-    ).one()
+    row = (await session.execute(_HEAD)).one()
     return int(row.seq), str(row.hash)
 
 
@@ -210,24 +207,62 @@ async def verify(
                 execution_options={"isolation_level": "REPEATABLE READ"}
             )
         # SQLite keeps the snapshot of a read transaction's first read.
-        head_seq, head_hash = await head(session)
+        found = (await session.execute(_HEAD)).first()
+        if found is None:
+            return AuditVerification(
+                ok=False,
+                checked=0,
+                head_seq=0,
+                head_hash="",
+                problem="the audit head is gone: the log was tampered with",
+            )
         after = 0
         while check.ok:
-            rows = (
-                await session.execute(
-                    select(_audit)
-                    .where(_audit.c.seq > after)
-                    .order_by(_audit.c.seq)
-                    .limit(page)
-                )
-            ).all()
-            for row in rows:
-                if not check.add(_record(row)):
+            records, unreadable = await _page(session, after, page)
+            for record in records:
+                if not check.add(record):
                     break
-            if len(rows) < page:
+            if unreadable is not None:
+                check.unreadable(unreadable)
+            if len(records) < page or unreadable is not None:
                 break
-            after = rows[-1].seq
-    return check.finish(head_seq, head_hash)
+            after = records[-1].seq
+    return check.finish(int(found.seq), str(found.hash))
+
+
+# What a row altered outside the service can fail with when it is read.
+_UNREADABLE = (ValueError, TypeError, LookupError)
+
+
+async def _page(
+    session: AsyncSession, after: int, page: int
+) -> tuple[list[AuditRecord], int | None]:
+    """Return the records after *after*, and the seq of an unreadable one."""
+    query = select(_audit).where(_audit.c.seq > after).order_by(_audit.c.seq)
+    try:
+        rows = (await session.execute(query.limit(page))).all()
+        return [_record(row) for row in rows], None
+    except _UNREADABLE:
+        pass
+    # Read again one record at a time to find the first that cannot be read.
+    seqs = (
+        await session.execute(
+            select(_audit.c.seq)
+            .where(_audit.c.seq > after)
+            .order_by(_audit.c.seq)
+            .limit(page)
+        )
+    ).scalars()
+    records = []
+    for seq in list(seqs):
+        try:
+            row = (
+                await session.execute(select(_audit).where(_audit.c.seq == seq))
+            ).one()
+            records.append(_record(row))
+        except _UNREADABLE:
+            return records, int(seq)
+    return records, None
 
 
 def _record(row: Any) -> AuditRecord:

@@ -32,8 +32,10 @@ _SQLITE_BEGIN = "sqlite_begin"
 def create_engine(settings: CloudSettings) -> AsyncEngine:
     """Return an engine for ``settings.database_url``, tuned for its dialect."""
     url = settings.database_url
+    # A failed statement's error would otherwise quote its parameters, report
+    # text among them, into the log line of the request that failed.
     if url.startswith("sqlite"):
-        engine = create_async_engine(url)
+        engine = create_async_engine(url, hide_parameters=True)
         _configure_sqlite(engine)
         return engine
     connect_args: dict[str, Any] = {}
@@ -41,7 +43,9 @@ def create_engine(settings: CloudSettings) -> AsyncEngine:
         # A transaction-mode pooler hands each transaction to any server
         # connection, where a prepared statement of ours may not exist.
         connect_args = {"statement_cache_size": 0, "prepared_statement_cache_size": 0}
-    return create_async_engine(url, connect_args=connect_args, pool_pre_ping=True)
+    return create_async_engine(
+        url, connect_args=connect_args, pool_pre_ping=True, hide_parameters=True
+    )
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

@@ -117,7 +117,16 @@ async def push(
         batch_size=len(items),
         outcomes=dict(Counter(r.outcome.value for r in results)),
         acked_seq=acked,
+        feed_head=head,
     )
+    for item, result in zip(items, results, strict=True):
+        log.debug(
+            "change_decided",
+            edge_id=batch.edge_id,
+            change_id=result.change_id,
+            report_id=item.report_id,
+            outcome=result.outcome.value,
+        )
 
     return PushResult(results=results, acked_seq=acked, feed_head=head)
 
@@ -387,7 +396,10 @@ async def _load_taken(
 async def _load_view(
     session: AsyncSession, items: Sequence[Item], now: datetime
 ) -> BatchView:
-    report_ids = {item.change.report_id for item in items if item.change}
+    # A rejected change's report is loaded too: its audit record takes the
+    # report's marking, so that auditors below it do not learn of it.
+    named = (item.change.report_id if item.change else item.report_id for item in items)
+    report_ids = {report_id for report_id in named if report_id is not None}
     reports = await _load_reports(session, report_ids)
     open_ids = (r.conflict_id for r in reports.values() if r.conflict_id)
     return BatchView(

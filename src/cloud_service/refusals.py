@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from cloud_service import audit
 from cloud_service.auth import Forbidden, Unauthenticated
 from cloud_service.db import write_transaction
-from edgesync.problems import error_response
+from edgesync.problems import ProblemError, error_response
 from syncproto.audit import AuditAction, AuditEvent
 
 log = structlog.get_logger()
@@ -25,6 +25,19 @@ log = structlog.get_logger()
 
 async def _on_refusal(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, Unauthenticated | Forbidden)
+    await record_refusal(request, exc)
+    return error_response(exc)
+
+
+async def record_refusal(request: Request, exc: ProblemError) -> None:
+    """
+    Write the audit record of a refused call: 401 and 403 alike.
+
+    The API's answers and the dashboard's pages both come here; other errors
+    are not refusals and leave no record.
+    """
+    if not isinstance(exc, Unauthenticated | Forbidden):
+        return
     action = (
         AuditAction.AUTH_FAILED
         if isinstance(exc, Unauthenticated)
@@ -38,7 +51,9 @@ async def _on_refusal(request: Request, exc: Exception) -> JSONResponse:
         reason=exc.detail,
         detail={
             "method": request.method,
-            "path": request.url.path,
+            # The route's template, not the path: a path may name a report
+            # the auditor reading this record is not cleared to know of.
+            "path": _route_template(request),
             "client": request.client.host if request.client else None,
         },
     )
@@ -49,7 +64,12 @@ async def _on_refusal(request: Request, exc: Exception) -> JSONResponse:
         # The caller is refused either way; an unrecorded refusal is an
         # operator's problem, so it is logged loudly rather than hidden.
         log.error("audit_write_failed", action=action.value, exc_info=failure)
-    return error_response(exc)
+
+
+def _route_template(request: Request) -> str:
+    route = request.scope.get("route")
+    template = getattr(route, "path", None)
+    return template if isinstance(template, str) else "(no route)"
 
 
 def record_refusals(app: FastAPI) -> None:

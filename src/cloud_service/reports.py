@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_service.errors import ReportNotFound
@@ -89,8 +90,13 @@ async def list_reports(
     classification: Classification | None,
     include_deleted: bool,
     visible: frozenset[Classification] | None = None,
+    search: str | None = None,
 ) -> ReportsPublic:
-    """Return up to *limit* reports with an id above *after*, of *visible* ones."""
+    """
+    Return up to *limit* reports with an id above *after*, of *visible* ones.
+
+    *search* keeps the reports whose id or title contains it, ignoring case.
+    """
     columns = reports_table.c
     query = select(reports_table).order_by(columns.report_id).limit(limit + 1)
     if after is not None:
@@ -101,6 +107,16 @@ async def list_reports(
         query = query.where(columns.deleted.is_(False))
     if visible is not None:
         query = query.where(columns.classification.in_(sorted(visible)))
+    if search:
+        # The text is matched literally: its % and _ are no wildcards.
+        escaped = re.sub(r"([\\%_])", r"\\\1", search)
+        pattern = f"%{escaped}%"
+        query = query.where(
+            or_(
+                columns.report_id.ilike(pattern, escape="\\"),
+                columns.title.ilike(pattern, escape="\\"),
+            )
+        )
     rows = (await session.execute(query)).all()
     page = [_public(row) for row in rows[:limit]]
     more = len(rows) > limit

@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import pool
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from edge_service import meta
+from edge_service import meta, page
 from edge_service.auth import load_analyst_verifier, load_edge_credentials
 from edge_service.backoff import Backoff
 from edge_service.cloud_client import CloudClient
@@ -31,6 +31,7 @@ from edge_service.credentials import EdgeCredentials
 from edge_service.db import ReaderPool, connect, database_path
 from edge_service.errors import NotAuthenticatedError
 from edge_service.loop import SyncLoop
+from edge_service.metrics import EdgeMetrics
 from edge_service.puller import Puller
 from edge_service.pusher import Pusher
 from edge_service.routes import router
@@ -40,6 +41,7 @@ from edge_service.writer import Writer
 from edgesync import migrate
 from edgesync.bodylimit import BodyLimitMiddleware
 from edgesync.headerlimit import HeaderLimitMiddleware
+from edgesync.metrics import HttpMetricsMiddleware
 from edgesync.problems import install_problem_handlers, problem_response
 from edgesync.requestlog import RequestLogMiddleware
 from edgesync.tokens import TokenVerifier
@@ -60,24 +62,29 @@ def create_app(
     unsafe file stops the edge before it serves anything.
     """
     auth = _Auth(load_analyst_verifier(settings), load_edge_credentials(settings))
+    metrics = EdgeMetrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with _running_edge(settings, transport, auth) as runtime:
+        async with _running_edge(settings, transport, auth, metrics) as runtime:
             app.state.runtime = runtime
             yield
 
     app = FastAPI(title="edgesync edge", version="0.1.0", lifespan=lifespan)
+    app.state.metrics = metrics
     install_problem_handlers(app)
     # More specific than the ProblemError handler, so it wins for 401s.
     app.add_exception_handler(NotAuthenticatedError, _on_not_authenticated)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     # Oversized headers are refused before anything reads them.
     app.add_middleware(HeaderLimitMiddleware)
+    # Outside the limits, so that their 413 and 431 answers are counted too.
+    app.add_middleware(HttpMetricsMiddleware, metrics=metrics.http)
     # Added last, so outermost: every answer, a 413 included, is logged under
     # the request id that the request's audit records carry.
     app.add_middleware(RequestLogMiddleware)
     app.include_router(router)
+    app.include_router(page.router)
 
     return app
 
@@ -99,7 +106,10 @@ async def _on_not_authenticated(request: Request, exc: Exception) -> JSONRespons
 
 @asynccontextmanager
 async def _running_edge(
-    settings: EdgeSettings, transport: httpx.AsyncBaseTransport | None, auth: _Auth
+    settings: EdgeSettings,
+    transport: httpx.AsyncBaseTransport | None,
+    auth: _Auth,
+    metrics: EdgeMetrics,
 ) -> AsyncIterator[EdgeRuntime]:
     url = settings.resolved_database_url
     path = database_path(url)
@@ -118,8 +128,8 @@ async def _running_edge(
         transport=transport,
         verify=settings.cloud_tls(),
     )
-    client = CloudClient(http, settings.edge_id, auth.edge_credentials)
-    sync_loop = _build_loop(settings, client, writer, reader)
+    client = CloudClient(http, settings.edge_id, auth.edge_credentials, metrics=metrics)
+    sync_loop = _build_loop(settings, client, writer, reader, metrics)
     task = asyncio.create_task(sync_loop.run_forever(), name="edge-sync-loop")
     log.info(
         "edge_started",
@@ -142,7 +152,11 @@ async def _running_edge(
 
 
 def _build_loop(
-    settings: EdgeSettings, client: CloudClient, writer: Writer, reader: ReaderPool
+    settings: EdgeSettings,
+    client: CloudClient,
+    writer: Writer,
+    reader: ReaderPool,
+    metrics: EdgeMetrics,
 ) -> SyncLoop:
     pusher = Pusher(
         client,
@@ -151,6 +165,7 @@ def _build_loop(
         edge_id=settings.edge_id,
         batch_size=settings.batch_size,
         now=utc_now,
+        metrics=metrics,
     )
     puller = Puller(
         client,
@@ -173,6 +188,7 @@ def _build_loop(
         ),
         purge_every=timedelta(seconds=settings.purge_interval),
         now=utc_now,
+        metrics=metrics,
     )
 
 

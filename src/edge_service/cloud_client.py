@@ -8,13 +8,17 @@ The cloud's sync API as the edge sees it, with failures sorted by what to do.
 * :class:`BodyTooLargeError`: 413, split the batch.
 * :class:`BatchRefusedError`: a whole-batch 400 or 422, split the batch to
   find the change at fault.
+
+Every answered push and feed read is timed into the edge's metrics: the
+round trip the cloud and the link cost, whatever the status.
 """
 
 from __future__ import annotations
 
 import email.utils
+import time
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import httpx
 import pydantic
@@ -22,9 +26,25 @@ import pydantic
 from edge_service.credentials import EdgeCredentials
 from syncproto import FeedPage, PushResult, SyncInfo
 
+if TYPE_CHECKING:
+    from prometheus_client import Histogram
+
+    from edge_service.metrics import EdgeMetrics
+
 ModelT = TypeVar("ModelT", bound=pydantic.BaseModel)
 
 _SPLIT_STATUSES = frozenset({400, 422})
+# What a CloudUnavailableError's ``reason`` may be: few, for metric labels.
+FAILURE_REASONS = (
+    "unreachable",
+    "timeout",
+    "unreadable_answer",
+    "unauthorized",
+    "forbidden",
+    "throttled",
+    "server_error",
+    "http_error",
+)
 
 
 class CloudError(Exception):
@@ -32,14 +52,37 @@ class CloudError(Exception):
 
 
 class CloudUnavailableError(CloudError):
-    """The call failed for a reason that passes; ``retry_after`` is in seconds."""
+    """
+    The call failed for a reason that passes; ``retry_after`` is in seconds.
+
+    ``reason`` is one of :data:`FAILURE_REASONS`: given for a call that got
+    no usable answer, else worked out from ``status``.
+    """
 
     def __init__(
-        self, detail: str, *, status: int | None = None, retry_after: float | None
+        self,
+        detail: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None,
+        reason: str | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
         self.retry_after = retry_after
+        self.reason = reason or _status_reason(status)
+
+
+def _status_reason(status: int | None) -> str:
+    if status == 401:
+        return "unauthorized"
+    if status == 403:
+        return "forbidden"
+    if status == 429:
+        return "throttled"
+    if status is not None and status >= 500:
+        return "server_error"
+    return "http_error"
 
 
 class BodyTooLargeError(CloudError):
@@ -63,11 +106,14 @@ class CloudClient:
         http: httpx.AsyncClient,
         edge_id: str,
         credentials: EdgeCredentials | None = None,
+        *,
+        metrics: EdgeMetrics,
     ) -> None:
         self._http = http
         self._edge_id = edge_id
         # None: the cloud is reached without a token (mutual TLS or nothing).
         self._credentials = credentials
+        self._metrics = metrics
 
     async def info(self) -> SyncInfo:
         """Return the limits the cloud advertises."""
@@ -81,6 +127,7 @@ class CloudClient:
             "/sync/push",
             content=body,
             headers={"content-type": "application/json"},
+            latency=self._metrics.push_duration,
         )
         return _parse(response, PushResult)
 
@@ -91,7 +138,9 @@ class CloudClient:
             "limit": limit,
             "edge_id": self._edge_id,
         }
-        response = await self._send("GET", "/sync/feed", params=params)
+        response = await self._send(
+            "GET", "/sync/feed", params=params, latency=self._metrics.pull_duration
+        )
         return _parse(response, FeedPage)
 
     async def _send(
@@ -102,12 +151,14 @@ class CloudClient:
         content: bytes | None = None,
         headers: dict[str, str] | None = None,
         params: dict[str, str | int] | None = None,
+        latency: Histogram | None = None,
     ) -> httpx.Response:
         headers = dict(headers or {})
         credentials, token = self._credentials, None
         if credentials is not None:
             token = credentials.token()
             headers["authorization"] = f"Bearer {token}"
+        started = time.perf_counter()
         try:
             response = await self._http.request(
                 method, url, content=content, headers=headers, params=params
@@ -116,7 +167,14 @@ class CloudClient:
             # The cause (refused, timed out, certificate not trusted) is what an
             # operator needs to act on; it never holds a token or report text.
             detail = f"{type(exc).__name__} calling {url}: {exc}"[:500]
-            raise CloudUnavailableError(detail, retry_after=None) from exc
+            reason = (
+                "timeout" if isinstance(exc, httpx.TimeoutException) else "unreachable"
+            )
+            raise CloudUnavailableError(
+                detail, retry_after=None, reason=reason
+            ) from exc
+        if latency is not None:
+            latency.observe(time.perf_counter() - started)
         if response.is_success:
             return response
         if response.status_code == 401 and credentials is not None and token:
@@ -140,7 +198,9 @@ def _parse(response: httpx.Response, model: type[ModelT]) -> ModelT:
         return model.model_validate_json(response.content)
     except pydantic.ValidationError as exc:
         detail = f"unreadable {model.__name__} from {response.url.path}"
-        raise CloudUnavailableError(detail, retry_after=None) from exc
+        raise CloudUnavailableError(
+            detail, retry_after=None, reason="unreadable_answer"
+        ) from exc
 
 
 def _problem_detail(response: httpx.Response) -> str:

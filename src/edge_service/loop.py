@@ -5,7 +5,11 @@ One task runs it for the life of the app (stored on ``app.state`` so it is
 never garbage collected mid-run, BC-21). Any failure of a run is logged, and
 the run is tried again after a backoff delay, forever, until the task is
 cancelled at shutdown. Each failed run leaves one ``sync.failed`` audit
-record, written with the failure in the status row.
+record, written with the failure in the status row, and is counted in the
+metrics under the class of its failure.
+
+Every log line of a run carries ``edge_id`` and ``sync_run`` (the run's
+number since start), bound once for the run.
 """
 
 from __future__ import annotations
@@ -17,11 +21,13 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import partial
 
+import pydantic
 import structlog
 import tenacity
 
 from edge_service import audit, meta, outbox
 from edge_service.backoff import Backoff
+from edge_service.metrics import EdgeMetrics, failure_reason
 from edge_service.puller import Puller
 from edge_service.pusher import Pusher
 from edge_service.writer import Writer
@@ -45,6 +51,7 @@ class SyncLoop:
         retention: tuple[timedelta, timedelta],
         purge_every: timedelta,
         now: Callable[[], datetime],
+        metrics: EdgeMetrics,
     ) -> None:
         self.pusher = pusher
         self.puller = puller
@@ -55,6 +62,7 @@ class SyncLoop:
         self._retention = retention
         self._purge_every = purge_every
         self._now = now
+        self._metrics = metrics
         self._wake = asyncio.Event()
         self._progress = asyncio.Condition()
         self._started = 0
@@ -98,22 +106,31 @@ class SyncLoop:
         """Push, pull and purge once; raise whatever went wrong."""
         self._wake.clear()
         self._started += 1
-        try:
-            await self.pusher.push_all()
-            await self.puller.pull_all()
-            await self.purge_if_due()
-            now = self._now()
-            await self._writer.run(partial(meta.record_success, now=now))
-            self.last_success_at = now
-        except Exception as exc:
-            # Recorded before the cycle counts as ended, so that whoever asked
-            # for it ("sync now") reads the failure in the status at once.
-            await self._note_failure(f"{type(exc).__name__}: {exc}")
-            raise
-        finally:
-            async with self._progress:
-                self._finished = self._started
-                self._progress.notify_all()
+        with structlog.contextvars.bound_contextvars(
+            edge_id=self._edge_id, sync_run=self._started
+        ):
+            try:
+                await self._run_steps()
+            except Exception as exc:
+                # Recorded before the cycle counts as ended, so that whoever
+                # asked for it ("sync now") reads the failure in the status.
+                self._metrics.failed(exc)
+                await self._note_failure(
+                    f"{type(exc).__name__}: {describe_failure(exc)}"
+                )
+                raise
+            finally:
+                async with self._progress:
+                    self._finished = self._started
+                    self._progress.notify_all()
+
+    async def _run_steps(self) -> None:
+        await self.pusher.push_all()
+        await self.puller.pull_all()
+        await self.purge_if_due()
+        now = self._now()
+        await self._writer.run(partial(meta.record_success, now=now))
+        self.last_success_at = now
 
     async def purge_if_due(self) -> None:
         """Purge the outbox when the last purge is older than the purge period."""
@@ -147,8 +164,11 @@ class SyncLoop:
         delay = retry_state.upcoming_sleep
         log.warning(
             "sync_failed",
+            edge_id=self._edge_id,
+            sync_run=self._started,
             error=type(error).__name__,
-            detail=str(error),
+            reason=None if error is None else failure_reason(error),
+            detail=None if error is None else describe_failure(error),
             attempt=retry_state.attempt_number,
             next_delay=round(delay, 3),
         )
@@ -167,8 +187,14 @@ class SyncLoop:
         now = self._now()
 
         def job(conn: sqlite3.Connection) -> None:
+            before = meta.load(conn)
             meta.record_failure(conn, described)
-            audit.append(conn, [failed], at=now)
+            # An edge offline for weeks fails every few seconds: one record
+            # per streak and per new reason, the count stays in the status.
+            if before.consecutive_failures == 0 or before.last_error != described:
+                detail = {"failures_before": before.consecutive_failures}
+                event = failed.model_copy(update={"detail": detail})
+                audit.append(conn, [event], at=now)
 
         await self._write_status(job)
 
@@ -178,3 +204,21 @@ class SyncLoop:
         except Exception as exc:
             # The status row is a report, not a reason to stop retrying.
             log.warning("sync_status_not_recorded", error=type(exc).__name__)
+
+
+def describe_failure(error: BaseException) -> str:
+    """
+    Return one line saying why a run failed, without the data it failed on.
+
+    A validation error's own text quotes the rejected input, which may be a
+    report's content; only where and what failed is kept of it.
+    """
+    if isinstance(error, pydantic.ValidationError):
+        found = error.errors(
+            include_url=False, include_input=False, include_context=False
+        )
+        return "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or error.title}: {e['msg']}"
+            for e in found[:3]
+        )
+    return str(error)

@@ -21,6 +21,7 @@ class SyncMeta:
     """A snapshot of the ``sync_meta`` row."""
 
     feed_cursor: int
+    feed_head: int
     entries_pulled: int
     last_push_at: datetime | None
     last_pull_at: datetime | None
@@ -45,6 +46,7 @@ def load(conn: sqlite3.Connection) -> SyncMeta:
     row = conn.execute("SELECT * FROM sync_meta WHERE id = ?", (_ID,)).fetchone()
     return SyncMeta(
         feed_cursor=row["feed_cursor"],
+        feed_head=row["feed_head"],
         entries_pulled=row["entries_pulled"],
         last_push_at=from_db_time_or_none(row["last_push_at"]),
         last_pull_at=from_db_time_or_none(row["last_pull_at"]),
@@ -65,13 +67,13 @@ def feed_cursor(conn: sqlite3.Connection) -> int:
 
 
 def move_cursor(
-    conn: sqlite3.Connection, cursor: int, applied: int, now: datetime
+    conn: sqlite3.Connection, cursor: int, applied: int, now: datetime, *, head: int
 ) -> None:
-    """Store the new feed cursor, count the entries applied, note the pull."""
+    """Store the new feed cursor and the cloud's *head*, count the entries applied."""
     conn.execute(
-        "UPDATE sync_meta SET feed_cursor = ?, entries_pulled = entries_pulled + ?, "
-        "last_pull_at = ? WHERE id = ?",
-        (cursor, applied, to_db_time(now), _ID),
+        "UPDATE sync_meta SET feed_cursor = ?, feed_head = ?, "
+        "entries_pulled = entries_pulled + ?, last_pull_at = ? WHERE id = ?",
+        (cursor, head, applied, to_db_time(now), _ID),
     )
 
 

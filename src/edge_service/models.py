@@ -177,6 +177,8 @@ class SyncStatus(BaseModel):
         description="Outbox rows by state: what this edge pushed and how it ended"
     )
     feed_cursor: int
+    feed_head: int = Field(description="The feed head the cloud named at the last pull")
+    lag: int = Field(description="Feed entries not applied here, as of the last pull")
     entries_pulled: int = Field(description="Feed entries applied here, in all")
     last_push_at: datetime | None
     last_pull_at: datetime | None

@@ -10,6 +10,7 @@ page's ``feed.applied`` audit record.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections import Counter
 from collections.abc import Callable
@@ -56,7 +57,8 @@ def apply_page(
     results: Counter[str] = Counter()
     for entry in page.entries:
         results[apply_entry(conn, entry)] += 1
-    meta.move_cursor(conn, max(after, page.next_after), len(page.entries), now)
+    cursor = max(after, page.next_after)
+    meta.move_cursor(conn, cursor, len(page.entries), now, head=page.head)
     if page.entries:
         audit.append(conn, [_applied(page, after, results, edge_id)], at=now)
 
@@ -197,7 +199,9 @@ class Puller:
                 edge_id=self._edge_id,
             )
             results = await self._writer.run(job)
-            log.info(
+            # An idle poll every few seconds is no news: debug, not info.
+            log.log(
+                logging.INFO if page.entries else logging.DEBUG,
                 "feed_page_applied",
                 entries=len(page.entries),
                 cursor=page.next_after,

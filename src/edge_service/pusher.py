@@ -31,6 +31,7 @@ from edge_service.cloud_client import (
     CloudUnavailableError,
 )
 from edge_service.db import ReaderPool
+from edge_service.metrics import EdgeMetrics
 from edge_service.models import OutboxState
 from edge_service.outbox import Answer, PendingChange
 from edge_service.writer import Writer
@@ -105,6 +106,7 @@ class Pusher:
         edge_id: str,
         batch_size: int,
         now: Callable[[], datetime],
+        metrics: EdgeMetrics,
     ) -> None:
         self._client = client
         self._writer = writer
@@ -113,6 +115,7 @@ class Pusher:
         self._envelope = Envelope(edge_id)
         self._batch_size = batch_size
         self._now = now
+        self._metrics = metrics
 
     async def push_all(self) -> None:
         """Push until no pending change is left; raise on a transport failure."""
@@ -182,13 +185,14 @@ class Pusher:
             if r.change_id in sent
         ]
         await self._store(answers, self._pushed(len(batch), answers))
-        counts = Counter(a.state.value for a in answers)
+        self._metrics.answered(a.state for a in answers)
         log.info(
             "outbox_batch_sent",
             batch_size=len(batch),
             first_origin_seq=batch[0].origin_seq,
             acked_seq=result.acked_seq,
-            **counts,
+            feed_head=result.feed_head,
+            outcomes=dict(Counter(a.state.value for a in answers)),
         )
         for answer in answers:
             log.debug(
@@ -235,6 +239,7 @@ class Pusher:
         )
         answers = [Answer(change.change_id, OutboxState.REJECTED, reason)]
         await self._store(answers, self._pushed(1, answers, detail))
+        self._metrics.answered([OutboxState.REJECTED])
 
     def _pushed(
         self, sent: int, answers: Sequence[Answer], refusal: str | None = None

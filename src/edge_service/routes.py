@@ -1,4 +1,4 @@
-"""The edge's HTTP API: reports, outbox, sync status, audit log and health."""
+"""The edge's HTTP API: reports, outbox, sync status, audit log, health, metrics."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from edge_service import audit, outbox, reports
 from edge_service.audit import AuditFilter
 from edge_service.auth import Principal, authenticate
 from edge_service.errors import AuditQueryError
+from edge_service.metrics import EdgeMetrics, status_gauges
 from edge_service.models import (
     AuditFormat,
     Health,
@@ -34,6 +35,7 @@ from edge_service.reports import Author
 from edge_service.runtime import EdgeRuntime, utc_now
 from edge_service.status import build_status
 from edgesync.auditfile import csv_header, csv_line, ndjson_line
+from edgesync.metrics import metrics_response
 from edgesync.migrate import current_revision, head_revision
 from edgesync.problems import PROBLEM_RESPONSES, problem_responses
 from edgesync.requestlog import current_request_id
@@ -143,7 +145,7 @@ async def audit_filter(
 AuditFilterDep = Annotated[AuditFilter, Depends(audit_filter)]
 AfterSeq = Annotated[int, Query(ge=0, le=2**63 - 1, description="Records after seq")]
 # SEQ:HASH, as the X-Audit-Head-* headers of an export name its last record.
-Anchor = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,18}:[0-9a-f]{64}$")]
+Anchor = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,17}:[0-9a-f]{64}$")]
 
 
 def _anchors(given: list[str]) -> dict[int, str]:
@@ -463,6 +465,17 @@ async def healthz(runtime: RuntimeDep, response: Response) -> Health:
         loop_alive=runtime.loop_alive,
         last_success_at=runtime.sync_loop.last_success_at,
     )
+
+
+# Left out of the OpenAPI document: it is for Prometheus, not for API
+# clients. It needs no token, as /healthz does: it holds counts, ages and
+# route templates, never a report's content or a credential.
+@router.get("/metrics", include_in_schema=False)
+async def metrics(runtime: RuntimeDep, request: Request) -> Response:
+    """Answer a scrape in the Prometheus text format."""
+    edge_metrics: EdgeMetrics = request.app.state.metrics
+    gauges = status_gauges(await _status(runtime))
+    return metrics_response(edge_metrics.registry, gauges)
 
 
 @router.get("/readyz", response_model=Readiness)

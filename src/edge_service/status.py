@@ -32,6 +32,8 @@ def build_status(
         in_conflict=in_conflict,
         outbox=counts,
         feed_cursor=row.feed_cursor,
+        feed_head=row.feed_head,
+        lag=max(row.feed_head - row.feed_cursor, 0),
         entries_pulled=row.entries_pulled,
         last_push_at=row.last_push_at,
         last_pull_at=row.last_pull_at,

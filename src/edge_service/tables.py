@@ -88,6 +88,8 @@ class SyncMeta(EdgeTable, table=True):
 
     id: int = Field(primary_key=True, sa_type=Integer)
     feed_cursor: int = 0
+    # The feed head the cloud named at the last pull: cursor and head give lag.
+    feed_head: int = 0
     entries_pulled: int = 0
     last_push_at: datetime | None = None
     last_pull_at: datetime | None = None

@@ -19,6 +19,9 @@ from syncproto.audit import RECORD_FIELDS, AuditRecord
 CSV_COLUMNS = RECORD_FIELDS
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 class AuditFileError(ValueError):
     """A line of an export file is not an audit record."""
 
@@ -30,7 +33,7 @@ def ndjson_line(record: AuditRecord) -> str:
 
 def csv_header() -> str:
     """Return the header line of a CSV export."""
-    return _csv_line(CSV_COLUMNS)
+    return csv_row(CSV_COLUMNS)
 
 
 def csv_line(record: AuditRecord) -> str:
@@ -38,15 +41,18 @@ def csv_line(record: AuditRecord) -> str:
     data = record.model_dump(mode="json")
     detail = data["detail"]
     data["detail"] = "" if detail is None else json.dumps(detail, sort_keys=True)
-    return _csv_line(["" if data[c] is None else str(data[c]) for c in CSV_COLUMNS])
+    return csv_row(["" if data[c] is None else str(data[c]) for c in CSV_COLUMNS])
 
 
-def _csv_line(cells: Iterable[str]) -> str:
+def csv_row(cells: Iterable[str]) -> str:
+    """Return one CSV line of *cells*, safe to open in a spreadsheet."""
     out = io.StringIO()
     # Cells that start like a formula are quoted with a leading apostrophe, so
-    # that a reason sent by a client never runs as one in a spreadsheet.
-    csv.writer(out, lineterminator="\n").writerow(
-        "'" + cell if cell[:1] in ("=", "+", "-", "@") else cell for cell in cells
+    # that a reason sent by a client never runs as one in a spreadsheet. Rows
+    # end in CRLF (RFC 4180), so a cell holding a bare CR is quoted as well
+    # and never reads as the start of a row.
+    csv.writer(out, lineterminator="\r\n").writerow(
+        "'" + cell if cell[:1] in _FORMULA_STARTS else cell for cell in cells
     )
     return out.getvalue()
 

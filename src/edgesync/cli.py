@@ -24,7 +24,7 @@ from edge_service.auth import (
     load_edge_credentials,
 )
 from edge_service.settings import EdgeSettings
-from edgesync import audit_cli, conflicts_cli, edges_cli, migrate
+from edgesync import audit_cli, conflicts_cli, edges_cli, migrate, status_cli
 from edgesync.keys import KeyFileError
 from edgesync.logs import configure_logging
 from edgesync.security_cli import dev_app, token_app
@@ -44,6 +44,7 @@ app.add_typer(audit_cli.app, name="audit")
 edge_app.command("register")(edges_cli.register)
 edge_app.command("revoke")(edges_cli.revoke)
 edge_app.command("list")(edges_cli.list_edges)
+app.command("status")(status_cli.status)
 
 DatabaseUrl = Annotated[
     str | None,

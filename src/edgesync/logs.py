@@ -49,6 +49,9 @@ def configure_logging(fmt: LogFormat = "console", level: str = "INFO") -> None:
     )
     structlog.configure(
         processors=[
+            # First, so that a debug line per change costs one level check
+            # when debug is off, not a timestamp and a rendering.
+            structlog.stdlib.filter_by_level,
             *shared,
             structlog.processors.format_exc_info,
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
@@ -63,6 +66,9 @@ def configure_logging(fmt: LogFormat = "console", level: str = "INFO") -> None:
             foreign_pre_chain=shared,
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                # A standard library record (uvicorn's) brings its exc_info
+                # raw; without this JSON lines would hold its repr, no trace.
+                structlog.processors.format_exc_info,
                 renderer,
             ],
         )
@@ -72,3 +78,10 @@ def configure_logging(fmt: LogFormat = "console", level: str = "INFO") -> None:
     root.setLevel(level.upper())
     # uvicorn's access log duplicates our own request lines.
     logging.getLogger("uvicorn.access").disabled = True
+    # httpx logs every call an edge makes to the cloud at info, a line the
+    # edge's own push and pull events already say better; kept for debug.
+    quiet = root.level > logging.DEBUG
+    logging.getLogger("httpx").setLevel(logging.WARNING if quiet else logging.NOTSET)
+    # aiosqlite's debug lines quote every statement with its parameters,
+    # report text among them: never below info, whatever the level asked.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)

@@ -55,7 +55,8 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
-def _describe(errors: list[Any]) -> str:
+def describe_errors(errors: list[Any]) -> str:
+    """Say in one line where and why input was invalid, never echoing it."""
     parts = []
     for error in errors[:5]:
         if error.get("type") == "json_invalid":
@@ -77,7 +78,7 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     raw = list(exc.errors())
     # Only where and what: the rejected input itself is not echoed back.
     errors = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in raw]
-    return problem_response(422, "Invalid request", _describe(raw), errors=errors)
+    return problem_response(422, "Invalid request", describe_errors(raw), errors=errors)
 
 
 def error_response(exc: ProblemError) -> JSONResponse:

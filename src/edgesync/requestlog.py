@@ -9,6 +9,8 @@ import uuid
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from edgesync.metrics import route_template
+
 log = structlog.get_logger()
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,64}")
 
@@ -44,6 +46,7 @@ class RequestLogMiddleware:
                     "request_finished",
                     method=scope["method"],
                     path=scope["path"],
+                    route=route_template(scope),
                     status=status,
                     duration_ms=round((time.perf_counter() - started) * 1000, 1),
                 )

@@ -226,6 +226,20 @@ def unverified_issuer(token: str) -> str | None:
     return issuer if isinstance(issuer, str) else None
 
 
+def verified_expiry(token: str) -> int:
+    """
+    Return the ``exp`` of *token*, which a :class:`TokenVerifier` accepted.
+
+    It checks nothing itself: a web session reads it after verification, to
+    keep its cookie no longer than the token inside it lives.
+    """
+    _check_shape(token)
+    expiry = _unverified_claims(token).get("exp")
+    if not isinstance(expiry, int):
+        raise InvalidTokenError("no exp claim")
+    return expiry
+
+
 def is_edge_token(token: str) -> bool:
     """
     Whether *token* claims to be an edge's own (``iss`` = ``sub``), unverified.

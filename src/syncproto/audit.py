@@ -275,6 +275,17 @@ class ChainCheck:
         self.prev_hash = record.hash
         return True
 
+    def unreadable(self, seq: int) -> bool:
+        """Note that stored record *seq* cannot be read as a record at all."""
+        if not self.ok:
+            return False
+        self.checked += 1
+        if seq > self.expected:
+            return self._fail(self.expected, f"record {self.expected} is missing")
+        return self._fail(
+            seq, f"record {seq} is not a readable audit record: it was altered"
+        )
+
     def finish(self, head_seq: int, head_hash: str) -> AuditVerification:
         """Compare the end of the chain with the head the store kept."""
         last = self.expected - 1

@@ -441,3 +441,81 @@ async def test_an_anonymous_cloud_records_too(client: httpx.AsyncClient) -> None
 
     assert [r["action"] for r in page["records"]] == ["change.received"]
     assert page["records"][0]["actor"] == "analyst-edge-a"
+
+
+async def test_verify_names_an_unreadable_record(world: World, db_url: str) -> None:
+    await _five_records(world)
+
+    result = await _tampered(
+        world,
+        db_url,
+        *_unguarded(db_url),
+        "UPDATE audit SET action = 'report.hacked' WHERE seq = 3",
+    )
+
+    assert result["ok"] is False
+    assert result["first_bad_seq"] == 3
+    assert "not a readable audit record" in result["problem"]
+
+
+async def test_verify_fails_when_the_head_is_gone(world: World, db_url: str) -> None:
+    await _five_records(world)
+    drop = (
+        "ALTER TABLE audit_head DISABLE TRIGGER USER"
+        if db_url.startswith("postgresql")
+        else "DROP TRIGGER audit_head_no_delete"
+    )
+
+    result = await _tampered(world, db_url, drop, "DELETE FROM audit_head")
+
+    assert result["ok"] is False
+    assert "head is gone" in result["problem"]
+
+
+async def test_a_refusal_records_the_route_not_the_report_it_names(
+    world: World,
+) -> None:
+    response = await world.client.get("/reports/rpt-secret-op/history")
+    assert response.status_code == 401
+
+    (refusal,) = await _records(world, action="auth.failed")
+
+    assert refusal["detail"]["path"] == "/reports/{report_id}/history"
+    assert "rpt-secret-op" not in json.dumps(refusal)
+
+
+async def test_a_malformed_change_of_a_report_above_keeps_its_marking(
+    world: World,
+) -> None:
+    """A rejected change names a report that an auditor below it must not see."""
+    assert (await world.register("edge-hi", Classification.IL5)).status_code == 201
+    create = change("edge-hi", 1, "rpt-secret", classification="IL5")
+    await world.push("edge-hi", create, headers=world.edge("edge-hi"))
+    broken = change("edge-hi", 2, "rpt-secret", base_clock=create["clock"], clock={})
+    result = await world.push("edge-hi", broken, headers=world.edge("edge-hi"))
+    assert result.json()["results"][0]["outcome"] == "rejected"
+    low = world.analyst(Role.AUDITOR, clearance=Classification.CUI)
+
+    seen = await world.client.get(
+        "/audit", params={"report_id": "rpt-secret"}, headers=low
+    )
+    full = await _records(world, report_id="rpt-secret")
+
+    assert seen.json()["records"] == []
+    assert [r["classification"] for r in full] == ["IL5", "IL5"]
+
+
+async def test_bad_actor_and_anchor_values_are_422(world: World) -> None:
+    headers = world.analyst(Role.AUDITOR)
+    noted = (await _records(world))[0]
+    cases = (
+        ("/audit", {"actor": "\x00"}),
+        ("/audit/export", {"actor": "\x00"}),
+        ("/audit/verify", {"anchor": f"0:{noted['hash']}"}),
+        ("/audit/verify", {"anchor": [f"1:{'0' * 64}", f"1:{noted['hash']}"]}),
+    )
+    for path, params in cases:
+        response = await world.client.get(path, params=params, headers=headers)
+        assert response.status_code == 422, (path, params, response.text)
+        assert response.json()["detail"]
+    assert await _actions(world, action="audit.exported") == []

@@ -1,4 +1,9 @@
-"""Fixtures of the edge's tests: a fake cloud, and a running edge wired to it."""
+"""
+Fixtures of the edge's tests: a fake cloud, and a running edge wired to it.
+
+With authentication on, analyst tokens come from a throwaway issuer key whose
+JWK set the edge reads, and the edge signs its own tokens with its own key.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +15,21 @@ from pathlib import Path
 import httpx
 import pytest
 import structlog
+from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
 
 from edge_service.app import create_app
 from edge_service.runtime import EdgeRuntime
 from edge_service.settings import EdgeSettings
 from edgesync import migrate
+from edgesync.keys import (
+    MIN_RSA_BITS,
+    generate_private_key,
+    write_jwks,
+    write_private_key,
+)
+from edgesync.tokens import Role, TokenSigner, issue_analyst_token
+from syncproto import Classification
 from tests.edge_service.fakecloud import FakeCloud
 
 
@@ -89,6 +103,83 @@ async def start_edge(
 async def edge(settings: EdgeSettings, cloud: FakeCloud) -> AsyncIterator[Edge]:
     """A running edge-a wired to the fake cloud."""
     async for running in start_edge(settings, cloud):
+        yield running
+
+
+AUDIENCE = "edgesync"
+ISSUER = "https://id.test"
+ANALYST = frozenset({Role.ANALYST})
+
+
+@pytest.fixture(scope="module")
+def issuer_key() -> rsa.RSAPrivateKey:
+    """The identity issuer's key; 2048 bits keeps the tests fast."""
+    return generate_private_key(MIN_RSA_BITS)
+
+
+@pytest.fixture(scope="module")
+def edge_key() -> rsa.RSAPrivateKey:
+    """edge-a's own key."""
+    return generate_private_key(MIN_RSA_BITS)
+
+
+@pytest.fixture(scope="module")
+def issuer(issuer_key: rsa.RSAPrivateKey) -> TokenSigner:
+    """A signer as the identity issuer holds it."""
+    return TokenSigner.from_private_key(issuer_key)
+
+
+def token(
+    signer: TokenSigner,
+    sub: str = "alice",
+    *,
+    roles: frozenset[Role] = ANALYST,
+    clearance: Classification = Classification.IL5,
+    audience: str = AUDIENCE,
+) -> str:
+    """Return an analyst token of *signer*."""
+    return issue_analyst_token(
+        signer,
+        sub=sub,
+        roles=roles,
+        clearance=clearance,
+        ttl=600,
+        audience=audience,
+        issuer=ISSUER,
+    )
+
+
+def bearer(value: str) -> dict[str, str]:
+    """Return the Authorization header of *value*."""
+    return {"Authorization": f"Bearer {value}"}
+
+
+@pytest.fixture
+def auth_settings(
+    settings: EdgeSettings,
+    tmp_path: Path,
+    issuer_key: rsa.RSAPrivateKey,
+    edge_key: rsa.RSAPrivateKey,
+) -> EdgeSettings:
+    """edge-a with an edge key and the issuer's JWK set configured."""
+    write_private_key(tmp_path / "edge-a.key", edge_key)
+    write_jwks(tmp_path / "jwks.json", [issuer_key.public_key()])
+    return settings.model_copy(
+        update={
+            "edge_key_file": tmp_path / "edge-a.key",
+            "issuer_jwks_file": tmp_path / "jwks.json",
+        }
+    )
+
+
+@pytest.fixture
+async def auth_edge(
+    auth_settings: EdgeSettings, cloud: FakeCloud, issuer: TokenSigner
+) -> AsyncIterator[Edge]:
+    """A running edge-a whose client carries alice's IL5 analyst token."""
+    async for running in start_edge(
+        auth_settings, cloud, headers=bearer(token(issuer))
+    ):
         yield running
 
 

@@ -47,7 +47,7 @@ from syncproto.audit import (
     fields_digest,
     record_hash,
 )
-from tests.edge_service.conftest import Edge, start_edge
+from tests.edge_service.conftest import Edge, bearer, start_edge, token
 from tests.edge_service.fakecloud import FakeCloud
 from tests.edge_service.helpers import (
     change_ids,
@@ -56,7 +56,6 @@ from tests.edge_service.helpers import (
     report_body,
     sync_until_drained,
 )
-from tests.edge_service.test_auth import bearer, token
 
 PROBLEM = "application/problem+json"
 CUI, IL4, IL5 = Classification.CUI, Classification.IL4, Classification.IL5
@@ -94,8 +93,13 @@ def attacker(edge: Edge) -> Iterator[sqlite3.Connection]:
     """Open the edge's file as someone with file access would, triggers dropped."""
     path = database_path(edge.runtime.settings.resolved_database_url)
     with closing(sqlite3.connect(path, isolation_level=None)) as conn:
-        conn.execute("DROP TRIGGER audit_no_update")
-        conn.execute("DROP TRIGGER audit_no_delete")
+        for trigger in (
+            "audit_no_update",
+            "audit_no_delete",
+            "audit_head_forward",
+            "audit_head_no_delete",
+        ):
+            conn.execute(f"DROP TRIGGER {trigger}")
         yield conn
 
 
@@ -227,6 +231,22 @@ async def test_retried_push_is_one_failure_then_one_push(edge: Edge) -> None:
     assert [r["action"] for r in sync] == ["sync.failed", "sync.pushed"]
     assert "503" in sync[0]["reason"]
     assert sync[1]["detail"] == {"changes": 2, "applied": 2}
+
+
+async def test_a_failure_streak_is_one_record_per_reason(edge: Edge) -> None:
+    """Five 503s then two 502s then a success: one record per reason, not seven."""
+    no_headers: dict[str, str] = {}
+    edge.cloud.failures = [(503, no_headers)] * 5 + [(502, no_headers)] * 2
+    await create(edge, "r-1")
+
+    await sync_until_drained(edge)
+
+    sync = [r for r in await records(edge) if r["action"].startswith("sync.")]
+    assert [r["action"] for r in sync] == ["sync.failed", "sync.failed", "sync.pushed"]
+    assert "503" in sync[0]["reason"]
+    assert sync[0]["detail"] == {"failures_before": 0}
+    assert "502" in sync[1]["reason"]
+    assert sync[1]["detail"] == {"failures_before": 5}
 
 
 class LoseFirstPushAnswer(httpx.AsyncBaseTransport):
@@ -408,6 +428,9 @@ async def test_triggers_refuse_update_and_delete(edge: Edge) -> None:
     with closing(sqlite3.connect(path, isolation_level=None)) as conn:
         for statement in ("UPDATE audit SET actor = 'mallory'", "DELETE FROM audit"):
             with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+                conn.execute(statement)
+        for statement in ("UPDATE audit_head SET seq = 0", "DELETE FROM audit_head"):
+            with pytest.raises(sqlite3.IntegrityError, match="only moves forward"):
                 conn.execute(statement)
 
     assert [r["actor"] for r in await records(edge)] == ["analyst"]

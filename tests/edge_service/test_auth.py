@@ -11,8 +11,6 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,8 +24,6 @@ from edgesync.keys import (
     MIN_RSA_BITS,
     KeyFileError,
     generate_private_key,
-    write_jwks,
-    write_private_key,
 )
 from edgesync.tokens import (
     AuthenticationNotConfiguredError,
@@ -35,10 +31,9 @@ from edgesync.tokens import (
     Role,
     TokenSigner,
     TokenVerifier,
-    issue_analyst_token,
 )
 from syncproto import Classification
-from tests.edge_service.conftest import Edge, start_edge
+from tests.edge_service.conftest import AUDIENCE, ISSUER, Edge, bearer, token
 from tests.edge_service.fakecloud import FakeCloud
 from tests.edge_service.helpers import (
     create,
@@ -48,82 +43,7 @@ from tests.edge_service.helpers import (
     sync_until_drained,
 )
 
-AUDIENCE = "edgesync"
-ISSUER = "https://id.test"
 PROBLEM = "application/problem+json"
-ANALYST = frozenset({Role.ANALYST})
-
-
-@pytest.fixture(scope="module")
-def issuer_key() -> rsa.RSAPrivateKey:
-    """The identity issuer's key; 2048 bits keeps the tests fast."""
-    return generate_private_key(MIN_RSA_BITS)
-
-
-@pytest.fixture(scope="module")
-def edge_key() -> rsa.RSAPrivateKey:
-    """edge-a's own key."""
-    return generate_private_key(MIN_RSA_BITS)
-
-
-@pytest.fixture(scope="module")
-def issuer(issuer_key: rsa.RSAPrivateKey) -> TokenSigner:
-    """A signer as the identity issuer holds it."""
-    return TokenSigner.from_private_key(issuer_key)
-
-
-def token(
-    signer: TokenSigner,
-    sub: str = "alice",
-    *,
-    roles: frozenset[Role] = ANALYST,
-    clearance: Classification = Classification.IL5,
-    audience: str = AUDIENCE,
-) -> str:
-    """Return an analyst token of *signer*."""
-    return issue_analyst_token(
-        signer,
-        sub=sub,
-        roles=roles,
-        clearance=clearance,
-        ttl=600,
-        audience=audience,
-        issuer=ISSUER,
-    )
-
-
-def bearer(value: str) -> dict[str, str]:
-    """Return the Authorization header of *value*."""
-    return {"Authorization": f"Bearer {value}"}
-
-
-@pytest.fixture
-def auth_settings(
-    settings: EdgeSettings,
-    tmp_path: Path,
-    issuer_key: rsa.RSAPrivateKey,
-    edge_key: rsa.RSAPrivateKey,
-) -> EdgeSettings:
-    """edge-a with an edge key and the issuer's JWK set configured."""
-    write_private_key(tmp_path / "edge-a.key", edge_key)
-    write_jwks(tmp_path / "jwks.json", [issuer_key.public_key()])
-    return settings.model_copy(
-        update={
-            "edge_key_file": tmp_path / "edge-a.key",
-            "issuer_jwks_file": tmp_path / "jwks.json",
-        }
-    )
-
-
-@pytest.fixture
-async def auth_edge(
-    auth_settings: EdgeSettings, cloud: FakeCloud, issuer: TokenSigner
-) -> AsyncIterator[Edge]:
-    """A running edge-a whose client carries alice's IL5 analyst token."""
-    async for running in start_edge(
-        auth_settings, cloud, headers=bearer(token(issuer))
-    ):
-        yield running
 
 
 async def test_no_token_is_401_problem_with_challenge(auth_edge: Edge) -> None:

@@ -92,7 +92,7 @@ async def test_readyz_reports_head_revision(
     assert response.status_code == 200
     body = response.json()
     assert body["database"] is True
-    assert body["revision"] == body["head"] == "0002_audit"
+    assert body["revision"] == body["head"] == "0003_feed_head"
 
 
 async def test_status_counts_pending_changes(

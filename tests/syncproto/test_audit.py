@@ -207,3 +207,14 @@ def test_the_hash_covers_every_field_as_pydantic_encodes_it() -> None:
     body["at"] = "2026-12-04T07:00:00.123456Z"
     encoded = json.dumps(body, sort_keys=True, separators=(",", ":"))
     assert record.hash == hashlib.sha256(encoded.encode()).hexdigest()
+
+
+def test_an_unreadable_record_is_named() -> None:
+    records = _records(3)
+    check = ChainCheck()
+    check.add(records[0])
+    check.unreadable(2)
+    assert (check.first_bad_seq, check.problem) == (
+        2,
+        "record 2 is not a readable audit record: it was altered",
+    )

@@ -86,6 +86,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_head")),
     )
     op.bulk_insert(audit_head, [{"id": 1, "seq": 0, "hash": GENESIS_HASH}])
+    # The head only moves forward: moving it back would hide a cut-off tail.
+    op.execute(
+        "CREATE TRIGGER audit_head_forward BEFORE UPDATE ON audit_head"
+        " WHEN NEW.seq < OLD.seq"
+        " BEGIN SELECT RAISE(ABORT, 'the audit head only moves forward'); END"
+    )
+    op.execute(
+        "CREATE TRIGGER audit_head_no_delete BEFORE DELETE ON audit_head"
+        " BEGIN SELECT RAISE(ABORT, 'the audit head only moves forward'); END"
+    )
 
 
 def downgrade() -> None:

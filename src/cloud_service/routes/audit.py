@@ -18,7 +18,7 @@ from cloud_service.routes.deps import MAX_BIGINT, Session, Sessions
 from edgesync.auditfile import csv_header, csv_line, ndjson_line
 from edgesync.problems import PROBLEM_RESPONSES
 from edgesync.tokens import Role
-from syncproto import Classification, UtcDatetime
+from syncproto import AnalystId, Classification, UtcDatetime
 from syncproto.audit import (
     MAX_AUDIT_LIMIT,
     AuditAction,
@@ -30,7 +30,7 @@ from syncproto.audit import (
 router = APIRouter(prefix="/audit", tags=["audit"])
 
 Auditor = Annotated[Analyst, require(Role.AUDITOR)]
-Anchor = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,18}:[0-9a-f]{64}$")]
+Anchor = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,17}:[0-9a-f]{64}$")]
 
 
 class ExportFormat(StrEnum):
@@ -57,8 +57,7 @@ async def audit_filter(
     auditor: Auditor,
     report_id: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9._:-]{1,128}$")] = None,
     actor: Annotated[
-        str | None,
-        Query(min_length=1, max_length=128, description="Analyst sub or edge id."),
+        AnalystId | None, Query(description="Analyst sub or edge id.")
     ] = None,
     edge_id: Annotated[str | None, Query(pattern=r"^[a-z0-9-]{1,64}$")] = None,
     action: AuditAction | None = None,
@@ -126,7 +125,12 @@ async def verify_audit(
     inserted; `ok` is true when there is none. An anchor catches a chain that
     was rewritten, hashes and head included, after that record was noted.
     """
-    anchors = {int(seq): digest for seq, digest in (a.split(":") for a in anchor or [])}
+    anchors: dict[int, str] = {}
+    for given in anchor or []:
+        seq, digest = given.split(":")
+        if anchors.setdefault(int(seq), digest) != digest:
+            msg = f"record {seq} is anchored to two different hashes"
+            raise InvalidAuditQuery(msg)
     return await audit.verify(sessions, anchors)
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from cloud_service.metrics import CloudMetrics
 from cloud_service.settings import CloudSettings
 
 # Bounds of the integers the database stores, so no query can overflow a column.
@@ -37,6 +38,12 @@ async def get_settings(request: Request) -> CloudSettings:
     return settings
 
 
+async def get_metrics(request: Request) -> CloudMetrics:
+    """Return the app's counters and histograms."""
+    metrics: CloudMetrics = request.app.state.metrics
+    return metrics
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """Yield a session for reading, closed after the request."""
     async with _sessions(request)() as session:
@@ -46,3 +53,4 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 Sessions = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)]
 Session = Annotated[AsyncSession, Depends(get_session)]
 Settings = Annotated[CloudSettings, Depends(get_settings)]
+Metrics = Annotated[CloudMetrics, Depends(get_metrics)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -14,7 +15,13 @@ from cloud_service.db import write_transaction
 from cloud_service.edges import record_pull
 from cloud_service.errors import BatchTooLarge
 from cloud_service.inbox import push
-from cloud_service.routes.deps import MAX_BIGINT, Session, Sessions, Settings
+from cloud_service.routes.deps import (
+    MAX_BIGINT,
+    Metrics,
+    Session,
+    Sessions,
+    Settings,
+)
 from edgesync.problems import PROBLEM_RESPONSES
 from syncproto import MAX_FEED_LIMIT, FeedPage, PushBatch, PushResult, SyncInfo
 
@@ -23,7 +30,11 @@ router = APIRouter(prefix="/sync", tags=["sync"])
 
 @router.post("/push", responses=PROBLEM_RESPONSES)
 async def push_changes(
-    batch: PushBatch, sessions: Sessions, settings: Settings, edge: CurrentEdge
+    batch: PushBatch,
+    sessions: Sessions,
+    settings: Settings,
+    edge: CurrentEdge,
+    metrics: Metrics,
 ) -> PushResult:
     """
     Push a batch of changes from an edge, oldest first.
@@ -47,9 +58,14 @@ async def push_changes(
         raise Forbidden(msg)
     if len(batch.changes) > settings.max_batch_changes:
         raise BatchTooLarge(len(batch.changes), settings.max_batch_changes)
+    started = time.perf_counter()
     async with write_transaction(sessions) as session:
         clearance = None if edge is None else edge.clearance
-        return await push(session, batch, datetime.now(UTC), clearance)
+        result = await push(session, batch, datetime.now(UTC), clearance)
+    # Counted once committed: a push rolled back decided nothing.
+    metrics.pushed(result, time.perf_counter() - started)
+
+    return result
 
 
 @router.get("/info")
