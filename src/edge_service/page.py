@@ -10,6 +10,7 @@ button runs what ``POST /sync/run`` runs.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from functools import partial
 from pathlib import Path
 from typing import Annotated
@@ -76,13 +77,20 @@ router.include_router(asset_router(UI))
 router.include_router(sign_in_router(UI, _web_auth))
 
 
+class SyncRan(StrEnum):
+    """How the last Sync now ended, as the page's notice says."""
+
+    OK = "ok"
+    FAILED = "failed"
+
+
 @router.get(HOME)
 async def edge_page(
     request: Request,
     runtime: routes.RuntimeDep,
     viewer: Viewer,
     after: Annotated[ReportId | None, Query()] = None,
-    synced: bool = False,
+    synced: SyncRan | None = None,
 ) -> Response:
     """This edge's sync status, its outbox and its reports, as the viewer sees them."""
     principal = viewer.principal
@@ -127,5 +135,7 @@ async def sync_now(
 ) -> Response:
     """Run a sync cycle as ``POST /sync/run`` does, then show the page again."""
     check_form(request, viewer, csrf)
-    await routes.sync_run(runtime)
-    raise PageRedirect(f"{HOME}?synced=1")
+    status = await routes.sync_run(runtime)
+    # A cycle that failed still returns its status: say which it was.
+    ran = SyncRan.FAILED if status.consecutive_failures else SyncRan.OK
+    raise PageRedirect(f"{HOME}?synced={ran.value}")

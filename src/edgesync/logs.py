@@ -78,10 +78,11 @@ def configure_logging(fmt: LogFormat = "console", level: str = "INFO") -> None:
     root.setLevel(level.upper())
     # uvicorn's access log duplicates our own request lines.
     logging.getLogger("uvicorn.access").disabled = True
-    # httpx logs every call an edge makes to the cloud at info, a line the
-    # edge's own push and pull events already say better; kept for debug.
-    quiet = root.level > logging.DEBUG
-    logging.getLogger("httpx").setLevel(logging.WARNING if quiet else logging.NOTSET)
+    # httpx and httpcore log every call an edge makes to the cloud, in lines
+    # whose text carries the URL instead of key/value context; the edge's own
+    # push and pull events say it better, at every level.
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     # aiosqlite's debug lines quote every statement with its parameters,
     # report text among them: never below info, whatever the level asked.
     logging.getLogger("aiosqlite").setLevel(logging.INFO)

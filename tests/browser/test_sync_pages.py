@@ -109,7 +109,7 @@ def menu(page: Page, name: str) -> Locator:
 async def sync_now(page: Page) -> None:
     """Press the edge page's Sync now button and wait for the cycle's result."""
     await page.get_by_role("button", name="Sync now").click()
-    await expect(page).to_have_url(re.compile(r"\?synced=1$"))
+    await expect(page).to_have_url(re.compile(r"\?synced=ok$"))
 
 
 async def test_pages_without_sign_in_go_to_the_sign_in_form(

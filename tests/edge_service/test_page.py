@@ -126,11 +126,31 @@ async def test_sync_now_takes_a_pending_report_to_synced(
     assert ">pending</span>" in before.text
     assert "1</span> pending changes" in before.text
     assert posted.status_code == 303
-    assert posted.headers["location"] == "/?synced=1"
+    assert posted.headers["location"] == "/?synced=ok"
     assert ">synced</span>" in after.text
     assert ">pending</span>" not in after.text
     assert "Nothing waits" in after.text
     assert auth_edge.cloud.received == await change_ids(auth_edge)
+
+
+async def test_sync_now_says_when_the_sync_failed(
+    auth_edge: Edge, issuer: TokenSigner
+) -> None:
+    """A cycle the cloud refuses is shown as failed, with its error, never as done."""
+    await create(auth_edge, "r-1")
+    auth_edge.cloud.failures = [(503, {})] * 3
+    browser = cookie_of(token(issuer))
+    before = await page(auth_edge, browser)
+
+    posted = await auth_edge.client.post(
+        "/sync-now", data={"csrf": csrf(before)}, headers=browser | ORIGIN
+    )
+    shown = await auth_edge.client.get(posted.headers["location"], headers=browser)
+
+    assert posted.headers["location"] == "/?synced=failed"
+    assert "Sync failed:" in shown.text
+    assert "503" in shown.text
+    assert "Sync ran." not in shown.text
 
 
 async def test_sync_now_without_csrf_or_from_elsewhere_is_403(
