@@ -66,7 +66,7 @@ def within(clearance: Classification | None, classification: Classification) -> 
 
 def _check_clearance(author: Author, classification: Classification) -> None:
     if not within(author.clearance, classification):
-        msg = f"a {classification.value} report is above your clearance"
+        msg = f"a {classification.value} report is above your clearance or this edge's"
         raise ForbiddenError(msg)
 
 

@@ -163,9 +163,15 @@ def _author(runtime: EdgeRuntime, analyst: Principal) -> Author:
         edge_id=runtime.settings.edge_id,
         analyst=analyst.name,
         at=utc_now(),
-        clearance=analyst.clearance,
+        clearance=_lowest(analyst.clearance, runtime.settings.clearance),
         request_id=current_request_id(),
     )
+
+
+def _lowest(*clearances: Classification | None) -> Classification | None:
+    """Return the lowest of the clearances given; None when none is."""
+    given = [c for c in clearances if c is not None]
+    return min(given, key=lambda c: c.rank) if given else None
 
 
 def _written(report: ReportPublic, status_code: int = 200) -> Response:

@@ -11,7 +11,7 @@ from pydantic_settings import SettingsConfigDict
 from edgesync.authsettings import AuthSettings
 from edgesync.certs import client_ssl_context
 from edgesync.logs import LogFormat
-from syncproto import MAX_BATCH_CHANGES, EdgeId
+from syncproto import MAX_BATCH_CHANGES, Classification, EdgeId
 
 
 class EdgeSettings(AuthSettings):
@@ -57,6 +57,12 @@ class EdgeSettings(AuthSettings):
         default=None,
         description="This edge's RSA private key PEM (mode 0600); when set, every "
         "call to the cloud carries a bearer token the edge signs with it",
+    )
+    clearance: Classification | None = Field(
+        default=None,
+        description="The clearance this edge is registered with at the cloud; when "
+        "set, no analyst may write a report marked above it here, whatever their "
+        "own clearance (the cloud would reject it, and its text would stay here)",
     )
     migrate_on_start: bool = True
     log_format: LogFormat = "console"

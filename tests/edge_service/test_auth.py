@@ -33,7 +33,14 @@ from edgesync.tokens import (
     TokenVerifier,
 )
 from syncproto import Classification
-from tests.edge_service.conftest import AUDIENCE, ISSUER, Edge, bearer, token
+from tests.edge_service.conftest import (
+    AUDIENCE,
+    ISSUER,
+    Edge,
+    bearer,
+    start_edge,
+    token,
+)
 from tests.edge_service.fakecloud import FakeCloud
 from tests.edge_service.helpers import (
     create,
@@ -365,3 +372,28 @@ def test_edge_refuses_to_start_without_issuer_keys(settings: EdgeSettings) -> No
 
     with pytest.raises(AuthenticationNotConfiguredError, match="ISSUER_JWKS_FILE"):
         create_app(unkeyed)
+
+
+async def test_the_edge_clearance_caps_every_write(
+    settings: EdgeSettings, cloud: FakeCloud
+) -> None:
+    """
+    An IL4 edge refuses an IL5 report even from an IL5 analyst (here anonymous,
+    who may do everything): the cloud would reject it, and its text would stay.
+    """
+    capped = settings.model_copy(update={"clearance": Classification.IL4})
+    async for edge in start_edge(capped, cloud):
+        above = await edge.client.post(
+            "/reports", json=report_body("r-1") | {"classification": "IL5"}
+        )
+        within = await edge.client.post(
+            "/reports", json=report_body("r-2") | {"classification": "IL4"}
+        )
+        raised = await edge.client.patch("/reports/r-2", json={"classification": "IL5"})
+
+        assert above.status_code == 403
+        assert "this edge's" in above.json()["detail"]
+        assert within.status_code == 201
+        assert raised.status_code == 403
+        listed = (await edge.client.get("/reports")).json()["reports"]
+        assert [r["report_id"] for r in listed] == ["r-2"]
