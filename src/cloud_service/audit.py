@@ -21,7 +21,6 @@ in one snapshot, so records appended meanwhile are neither missed nor blamed.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,10 +30,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cloud_service.bulk import insert_rows
 from cloud_service.tables import audit_head_table, audit_table
 from edgesync.requestlog import current_request_id
-from syncproto import Classification, ReportFields
+from syncproto import Classification
 from syncproto.audit import (
-    AuditAction,
     AuditEvent,
+    AuditFilter,
     AuditPage,
     AuditRecord,
     AuditVerification,
@@ -100,69 +99,49 @@ def _row(
     return row
 
 
-def highest(*markings: Classification | str | None) -> str | None:
-    """Return the highest of *markings*, for a record's ``classification``."""
-    known = [Classification(m) for m in markings if m is not None]
-    return max(known, key=lambda c: c.rank).value if known else None
+def _matching(
+    filters: AuditFilter,
+    visible: frozenset[Classification] | None,
+    after: int,
+    up_to: int | None = None,
+) -> Select[Any]:
+    """
+    Return the records above seq *after* that match, in seq order.
 
-
-def marking(fields: ReportFields | None) -> Classification | None:
-    """Return the classification of *fields*, or None for no report."""
-    return None if fields is None else fields.classification
-
-
-@dataclass(frozen=True)
-class AuditFilter:
-    """What a reader asks for; every field is optional."""
-
-    report_id: str | None = None
-    actor: str | None = None
-    edge_id: str | None = None
-    action: AuditAction | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    # The markings the reader may see; records of reports above are left out.
-    visible: frozenset[Classification] | None = None
-
-    def describe(self) -> dict[str, str]:
-        """Return the filters that are set, as text for an export's record."""
-        names = ("report_id", "actor", "edge_id", "action", "since", "until")
-        values = {name: getattr(self, name) for name in names}
-        return {
-            name: value.isoformat() if isinstance(value, datetime) else str(value)
-            for name, value in values.items()
-            if value is not None
-        }
-
-    def query(self, after: int, up_to: int | None = None) -> Select[Any]:
-        """Return the records above seq *after* that match, in seq order."""
-        columns = _audit.c
-        query = select(_audit).where(columns.seq > after).order_by(columns.seq)
-        if up_to is not None:
-            query = query.where(columns.seq <= up_to)
-        for name in ("report_id", "actor", "edge_id"):
-            value = getattr(self, name)
-            if value is not None:
-                query = query.where(columns[name] == value)
-        if self.action is not None:
-            query = query.where(columns.action == self.action.value)
-        if self.since is not None:
-            query = query.where(columns.at >= self.since)
-        if self.until is not None:
-            query = query.where(columns.at < self.until)
-        if self.visible is not None:
-            query = query.where(
-                columns.classification.is_(None)
-                | columns.classification.in_(sorted(c.value for c in self.visible))
-            )
-        return query
+    With *visible*, records about reports marked otherwise are left out.
+    """
+    columns = _audit.c
+    query = select(_audit).where(columns.seq > after).order_by(columns.seq)
+    if up_to is not None:
+        query = query.where(columns.seq <= up_to)
+    for name in ("report_id", "actor", "edge_id"):
+        value = getattr(filters, name)
+        if value is not None:
+            query = query.where(columns[name] == value)
+    if filters.action is not None:
+        query = query.where(columns.action == filters.action.value)
+    if filters.since is not None:
+        query = query.where(columns.at >= filters.since)
+    if filters.until is not None:
+        query = query.where(columns.at < filters.until)
+    if visible is not None:
+        query = query.where(
+            columns.classification.is_(None)
+            | columns.classification.in_(sorted(c.value for c in visible))
+        )
+    return query
 
 
 async def list_records(
-    session: AsyncSession, filters: AuditFilter, after: int, limit: int
+    session: AsyncSession,
+    filters: AuditFilter,
+    after: int,
+    limit: int,
+    visible: frozenset[Classification] | None = None,
 ) -> AuditPage:
-    """Return one page of the records that match *filters*."""
-    rows = (await session.execute(filters.query(after).limit(limit + 1))).all()
+    """Return one page of the records that match *filters*, within *visible*."""
+    query = _matching(filters, visible, after).limit(limit + 1)
+    rows = (await session.execute(query)).all()
     records = [_record(row) for row in rows[:limit]]
     next_after = records[-1].seq if len(rows) > limit else None
     return AuditPage(records=records, next_after=next_after)
@@ -172,6 +151,7 @@ async def stream_records(
     sessions: async_sessionmaker[AsyncSession],
     filters: AuditFilter,
     up_to: int,
+    visible: frozenset[Classification] | None = None,
     page: int = _PAGE,
 ) -> AsyncIterator[AuditRecord]:
     """Yield every matching record up to seq *up_to*, one page in memory at a time."""
@@ -179,7 +159,9 @@ async def stream_records(
     while True:
         async with sessions() as session:
             rows = (
-                await session.execute(filters.query(after, up_to).limit(page))
+                await session.execute(
+                    _matching(filters, visible, after, up_to).limit(page)
+                )
             ).all()
         for row in rows:
             yield _record(row)

@@ -48,6 +48,7 @@ from syncproto import (
     clock_key,
 )
 from syncproto.audit import AuditAction, AuditEvent, fields_digest
+from syncproto.merge import highest_classification
 
 log = structlog.get_logger()
 _inbox = inbox_table
@@ -188,11 +189,7 @@ class _Run:
             reason=result.reason,
             before_digest=fields_digest(old),
             after_digest=fields_digest(new),
-            classification=audit.highest(
-                audit.marking(old),
-                audit.marking(new),
-                change.fields.classification if change else None,
-            ),
+            classification=_highest(old, new, change.fields if change else None),
             detail=None if item.origin_seq is None else {"origin_seq": item.origin_seq},
         )
         self.audit.append(event)
@@ -259,6 +256,12 @@ class _Run:
                 "received_at": self.view.now,
             }
         )
+
+
+def _highest(*sides: ReportFields | None) -> str | None:
+    """Return the highest marking of the versions a record is about, if any."""
+    known = [side for side in sides if side is not None]
+    return highest_classification(known).value if known else None
 
 
 def _duplicate(change_id: str, first: First) -> ChangeResult:

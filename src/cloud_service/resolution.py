@@ -48,6 +48,7 @@ from syncproto import (
     tick,
 )
 from syncproto.audit import AuditAction, AuditEvent, fields_digest
+from syncproto.merge import highest_classification
 
 log = structlog.get_logger()
 _reports = reports_table
@@ -214,9 +215,7 @@ async def _save(
         reason=outcome.reason,
         before_digest=fields_digest(current.fields),
         after_digest=fields_digest(outcome.fields),
-        classification=audit.highest(
-            current.fields.classification, outcome.fields.classification
-        ),
+        classification=highest_classification([current.fields, outcome.fields]).value,
         detail=None if kept is None else {"kept_change_id": str(kept)},
     )
     await audit.append(session, [event])

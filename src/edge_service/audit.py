@@ -16,7 +16,6 @@ import contextlib
 import json
 import sqlite3
 from collections.abc import Generator, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -26,8 +25,8 @@ from edge_service.db import from_db_time, to_db_time, to_json
 from syncproto import Classification
 from syncproto.audit import (
     RECORD_FIELDS,
-    AuditAction,
     AuditEvent,
+    AuditFilter,
     AuditPage,
     AuditRecord,
     AuditVerification,
@@ -46,30 +45,6 @@ _INSERT = (
 )
 # Rows fetched at a time when streaming: a page, never the whole log.
 _STREAM_ROWS = 500
-
-
-@dataclass(frozen=True)
-class AuditFilter:
-    """What an auditor asks for; ``since`` is inclusive, ``until`` exclusive."""
-
-    report_id: str | None = None
-    actor: str | None = None
-    edge_id: str | None = None
-    action: AuditAction | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-
-    def describe(self) -> dict[str, str]:
-        """Return the filters given, as JSON text values for a record's detail."""
-        given = {
-            "report_id": self.report_id,
-            "actor": self.actor,
-            "edge_id": self.edge_id,
-            "action": None if self.action is None else self.action.value,
-            "since": None if self.since is None else self.since.isoformat(),
-            "until": None if self.until is None else self.until.isoformat(),
-        }
-        return {name: value for name, value in given.items() if value is not None}
 
 
 class UnreadableRecordError(ValueError):

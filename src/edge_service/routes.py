@@ -14,7 +14,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import StringConstraints
 
 from edge_service import audit, outbox, reports
-from edge_service.audit import AuditFilter
 from edge_service.auth import Principal, authenticate
 from edge_service.errors import AuditQueryError
 from edge_service.metrics import EdgeMetrics, status_gauges
@@ -45,6 +44,7 @@ from syncproto.audit import (
     MAX_AUDIT_LIMIT,
     AuditAction,
     AuditEvent,
+    AuditFilter,
     AuditPage,
     AuditRecord,
     AuditVerification,

@@ -16,6 +16,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -110,6 +111,30 @@ RECORD_FIELDS = (
     "prev_hash",
     "hash",
 )
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What an auditor asks for; ``since`` is inclusive, ``until`` exclusive."""
+
+    report_id: str | None = None
+    actor: str | None = None
+    edge_id: str | None = None
+    action: AuditAction | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def describe(self) -> dict[str, str]:
+        """Return the filters given, as JSON text values for a record's detail."""
+        given = {
+            "report_id": self.report_id,
+            "actor": self.actor,
+            "edge_id": self.edge_id,
+            "action": None if self.action is None else self.action.value,
+            "since": None if self.since is None else self.since.isoformat(),
+            "until": None if self.until is None else self.until.isoformat(),
+        }
+        return {name: value for name, value in given.items() if value is not None}
 
 
 class AuditPage(BaseModel):

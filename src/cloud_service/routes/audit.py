@@ -23,6 +23,7 @@ from syncproto.audit import (
     MAX_AUDIT_LIMIT,
     AuditAction,
     AuditEvent,
+    AuditFilter,
     AuditPage,
     AuditVerification,
 )
@@ -54,7 +55,6 @@ class InvalidAuditQuery(CloudError):
 
 
 async def audit_filter(
-    auditor: Auditor,
     report_id: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9._:-]{1,128}$")] = None,
     actor: Annotated[
         AnalystId | None, Query(description="Analyst sub or edge id.")
@@ -69,27 +69,27 @@ async def audit_filter(
         UtcDatetime | None,
         Query(description="Records before this time, with its UTC offset."),
     ] = None,
-) -> audit.AuditFilter:
-    """Return the filters of a request, limited to the auditor's clearance."""
+) -> AuditFilter:
+    """Return the filters of a request; a range that ends first is 422."""
     if since is not None and until is not None and since > until:
         raise InvalidAuditQuery("since must not be later than until")
-    return audit.AuditFilter(
+    return AuditFilter(
         report_id=report_id,
         actor=actor,
         edge_id=edge_id,
         action=action,
         since=since,
         until=until,
-        visible=auditor.visible,
     )
 
 
-Filters = Annotated[audit.AuditFilter, Depends(audit_filter)]
+Filters = Annotated[AuditFilter, Depends(audit_filter)]
 
 
 @router.get("", responses=PROBLEM_RESPONSES)
 async def list_audit(
     session: Session,
+    auditor: Auditor,
     filters: Filters,
     after: Annotated[
         int, Query(ge=0, le=MAX_BIGINT, description="Return records above this seq.")
@@ -103,7 +103,9 @@ async def list_audit(
     Pass `next_after` as `after` for the next page. Records about reports
     above the caller's clearance are left out.
     """
-    return await audit.list_records(session, filters, after, limit)
+    return await audit.list_records(
+        session, filters, after, limit, visible=auditor.visible
+    )
 
 
 @router.get("/verify", responses=PROBLEM_RESPONSES)
@@ -174,7 +176,8 @@ async def export_audit(
         if format is ExportFormat.CSV:
             yield csv_header()
         encode = csv_line if format is ExportFormat.CSV else ndjson_line
-        async for found in audit.stream_records(sessions, filters, head_seq):
+        visible = auditor.visible
+        async for found in audit.stream_records(sessions, filters, head_seq, visible):
             yield encode(found)
 
     name = f"edgesync-audit-{head_seq}.{format.value}"

@@ -13,7 +13,7 @@ from cloud_service.routes.deps import ReportIdPath, Session
 from edgesync.problems import PROBLEM_RESPONSES, problem_responses
 from edgesync.tokens import Role
 from syncproto import Classification
-from syncproto.audit import MAX_AUDIT_LIMIT
+from syncproto.audit import MAX_AUDIT_LIMIT, AuditFilter
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 _NOT_FOUND = {**PROBLEM_RESPONSES, **problem_responses(404, "No such report")}
@@ -83,7 +83,9 @@ async def get_history(
         v for v in history.versions if analyst.sees(v.fields.classification)
     ]
     if Role.AUDITOR in analyst.roles:
-        trail = audit.AuditFilter(report_id=report_id, visible=analyst.visible)
-        page = await audit.list_records(session, trail, 0, MAX_AUDIT_LIMIT)
+        trail = AuditFilter(report_id=report_id)
+        page = await audit.list_records(
+            session, trail, 0, MAX_AUDIT_LIMIT, visible=analyst.visible
+        )
         history.audit = page.records
     return history
